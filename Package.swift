@@ -1,0 +1,67 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "pgsweep",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "pgsweep", targets: ["PGSweepCLI"]),
+        .executable(name: "pgsweep-bench", targets: ["PGSweepBench"]),
+        .library(name: "PGSweep", targets: ["PGSweep"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"]), .brew(["libpq"])]
+        ),
+        .systemLibrary(
+            name: "CZstd",
+            pkgConfig: "libzstd",
+            providers: [.apt(["libzstd-dev"]), .brew(["zstd"])]
+        ),
+        .target(
+            name: "LibPQ",
+            dependencies: ["CLibPQ", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(name: "Zstd", dependencies: ["CZstd"]),
+        .target(
+            name: "PGSweep",
+            dependencies: [
+                "LibPQ", "Zstd",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .executableTarget(
+            name: "PGSweepCLI",
+            dependencies: [
+                "PGSweep", "LibPQ",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "PGSweepBench",
+            dependencies: ["LibPQ", "Zstd", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(
+            name: "TestSupport",
+            dependencies: ["LibPQ", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/TestSupport"
+        ),
+        .testTarget(name: "ZstdTests", dependencies: ["Zstd", "TestSupport"]),
+        .testTarget(name: "LibPQTests", dependencies: ["LibPQ", "TestSupport"]),
+        .testTarget(name: "PGSweepTests", dependencies: ["PGSweep", "TestSupport"]),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["PGSweep", "LibPQ", "TestSupport", "PGSweepCLI", "PGSweepBench"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,113 @@
+import CLibPQ
+
+extension Connection {
+    /// Runs a `COPY ... TO STDOUT` statement and hands its output to `consume` in chunks of
+    /// at most `chunkSize` bytes (a chunk holds whole rows unless one row is larger).
+    ///
+    /// Nothing is held beyond one chunk, so any amount of data streams in bounded memory.
+    /// When `consume` throws, the statement is cancelled, its remaining output discarded, and
+    /// the error rethrown. Returns the row count from the command tag.
+    @discardableResult
+    public func copyOut(
+        _ sql: String, chunkSize: Int = 256 * 1024, _ consume: (UnsafeRawBufferPointer) throws -> Void
+    ) throws -> Int64 {
+        try startCopy(sql, expecting: PGRES_COPY_OUT)
+        var buffer = [UInt8]()
+        buffer.reserveCapacity(chunkSize)
+        var consumerError: (any Error)?
+        while true {
+            var row: UnsafeMutablePointer<CChar>?
+            let length = PQgetCopyData(handle, &row, 0)
+            if length > 0, let row {
+                defer { PQfreemem(row) }
+                guard consumerError == nil else { continue }
+                let bytes = UnsafeRawBufferPointer(start: row, count: Int(length))
+                if buffer.count + bytes.count > chunkSize, !buffer.isEmpty {
+                    consumerError = flush(&buffer, consume)
+                    if consumerError != nil { cancelHandle()?.cancel() }
+                }
+                buffer.append(contentsOf: bytes)
+                continue
+            }
+            if length == -1 { break }  // end of the COPY data
+            // -2: an error; the result below says which.
+            break
+        }
+        if consumerError == nil, !buffer.isEmpty { consumerError = flush(&buffer, consume) }
+        let result = PQgetResult(handle)
+        drainResultsAfter(result)
+        if let consumerError { 
+            if let result { PQclear(result) }
+            throw consumerError
+        }
+        return try check(result).affectedRows
+    }
+
+    /// Runs a `COPY ... FROM STDIN` statement, feeding it what `produce` writes.
+    ///
+    /// When `produce` throws, the COPY is aborted (the server discards what it received)
+    /// and the error rethrown. Returns the row count from the command tag.
+    @discardableResult
+    public func copyIn(_ sql: String, _ produce: (inout CopyInWriter) throws -> Void) throws -> Int64 {
+        try startCopy(sql, expecting: PGRES_COPY_IN)
+        var writer = CopyInWriter(connection: self)
+        do {
+            try produce(&writer)
+        } catch {
+            _ = PQputCopyEnd(handle, "aborted by pgsweep")
+            drainResults()
+            throw error
+        }
+        guard PQputCopyEnd(handle, nil) == 1 else {
+            let message = lastErrorMessage()
+            drainResults()
+            throw PostgresError(kind: .connection, message: message)
+        }
+        let result = PQgetResult(handle)
+        drainResultsAfter(result)
+        return try check(result).affectedRows
+    }
+
+    private func startCopy(_ sql: String, expecting status: ExecStatusType) throws {
+        guard let result = PQexec(handle, sql) else {
+            throw PostgresError(kind: .connection, message: lastErrorMessage())
+        }
+        guard PQresultStatus(result) == status else {
+            _ = try check(result)  // throws the server's error, or the unexpected-COPY error
+            throw PostgresError(kind: .client, message: "statement did not start a COPY")
+        }
+        PQclear(result)
+    }
+
+    private func flush(_ buffer: inout [UInt8], _ consume: (UnsafeRawBufferPointer) throws -> Void) -> (any Error)? {
+        defer { buffer.removeAll(keepingCapacity: true) }
+        do {
+            try buffer.withUnsafeBytes { try consume($0) }
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    /// Discards any results after `result`, which the caller keeps.
+    private func drainResultsAfter(_ result: OpaquePointer?) {
+        guard result != nil else { return }
+        drainResults()
+    }
+}
+
+/// Sends COPY data to the server during `Connection.copyIn`.
+public struct CopyInWriter {
+    let connection: Connection
+
+    /// Sends `bytes` as the next part of the COPY data (any split of rows is fine).
+    public mutating func write(_ bytes: UnsafeRawBufferPointer) throws {
+        guard !bytes.isEmpty else { return }
+        let status = bytes.withMemoryRebound(to: CChar.self) { chars in
+            PQputCopyData(connection.handle, chars.baseAddress, Int32(chars.count))
+        }
+        guard status == 1 else {
+            throw PostgresError(kind: .connection, message: connection.lastErrorMessage())
+        }
+    }
+}

@@ -1,0 +1,129 @@
+import Foundation
+import LibPQ
+import Yams
+
+/// Reads and validates a `jobs.yaml` file.
+public enum ConfigLoader {
+    /// Top-level keys of the file. `timezone`, `metrics`, `defaults` and `jobs` belong to the
+    /// scheduler and are checked there.
+    static let topLevelKeys = ["database", "table", "schema", "timezone", "archive", "metrics", "defaults", "jobs"]
+
+    /// The file named by `--config`, else `$PGSWEEP_CONFIG`, else `./jobs.yaml`.
+    public static func resolvePath(_ option: String?, environment: [String: String]) -> String {
+        if let option, !option.isEmpty { return option }
+        if let variable = environment["PGSWEEP_CONFIG"], !variable.isEmpty { return variable }
+        return "jobs.yaml"
+    }
+
+    /// Loads the configuration at `path`, expanding `${VAR}` from `environment`.
+    ///
+    /// - Throws: `ConfigError` listing every problem found.
+    public static func load(path: String, environment: [String: String]) throws -> PGSweepConfig {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            let reason = FileManager.default.fileExists(atPath: path) ? "cannot be read as UTF-8 text" : "file not found"
+            throw ConfigError(issues: [ConfigIssue(file: path, keyPath: "", message: reason)])
+        }
+        return try parse(text, file: path, environment: environment)
+    }
+
+    /// Parses configuration text; `file` names it in messages and anchors relative paths.
+    public static func parse(_ text: String, file: String, environment: [String: String]) throws -> PGSweepConfig {
+        let diagnostics = ConfigDiagnostics(file: file, environment: environment)
+        let root: Node
+        do {
+            guard let node = try Yams.compose(yaml: text) else {
+                throw ConfigError(issues: [ConfigIssue(file: file, keyPath: "", message: "the file is empty")])
+            }
+            root = node
+        } catch let error as YamlError {
+            throw ConfigError(issues: [yamlIssue(error, file: file)])
+        }
+        var config = PGSweepConfig(file: file)
+        let top = ConfigValue(node: root, path: "", diagnostics: diagnostics)
+        for (key, value) in top.mapping(allowed: topLevelKeys) ?? [] {
+            switch key {
+            case "database": readDatabase(value, into: &config.database)
+            case "table":
+                if let text = value.string(expected: "a table name") {
+                    do { config.table = try QualifiedName(parsing: text) } catch let error as PostgresError {
+                        value.problem("expected a table name like processing_queue or app.processing_queue: \(error.message)")
+                    } catch {}
+                }
+            case "schema":
+                if let text = value.string(expected: "a schema name") {
+                    if text.isEmpty || text.utf8.count > 63 { value.problem("expected a schema name of 1 to 63 bytes") }
+                    else { config.schema = text }
+                }
+            case "archive": readArchive(value, into: &config.archive, file: file)
+            default: break  // validated by the scheduler's reader
+            }
+        }
+        if !config.archive.directory.hasPrefix("/") {
+            let folder = URL(fileURLWithPath: file).deletingLastPathComponent()
+            config.archive.directory = folder.appendingPathComponent(config.archive.directory).standardizedFileURL.path
+        }
+        guard diagnostics.issues.isEmpty else {
+            let ordered = diagnostics.issues.enumerated().sorted { lhs, rhs in
+                let left = (lhs.element.line ?? 0, lhs.element.column ?? 0, lhs.offset)
+                let right = (rhs.element.line ?? 0, rhs.element.column ?? 0, rhs.offset)
+                return left < right
+            }
+            throw ConfigError(issues: ordered.map(\.element))
+        }
+        return config
+    }
+
+    private static func readDatabase(_ value: ConfigValue, into settings: inout PGSweepConfig.DatabaseSettings) {
+        for (key, child) in value.mapping(allowed: ["url", "statement_timeout", "lock_timeout"]) ?? [] {
+            switch key {
+            case "url": settings.url = child.string(expected: "a libpq connection string or URI")
+            case "statement_timeout":
+                settings.statementTimeout = child.parsed("a duration like 30s", positiveDuration) ?? settings.statementTimeout
+            default:
+                settings.lockTimeout = child.parsed("a duration like 5s", positiveDuration) ?? settings.lockTimeout
+            }
+        }
+    }
+
+    private static func readArchive(_ value: ConfigValue, into settings: inout PGSweepConfig.ArchiveSettings, file: String) {
+        for (key, child) in value.mapping(allowed: ["directory", "compression_level"]) ?? [] {
+            switch key {
+            case "directory":
+                if let text = child.string(expected: "a directory path") {
+                    if text.isEmpty { child.problem("expected a directory path, got an empty string") }
+                    else { settings.directory = text }
+                }
+            default:
+                settings.compressionLevel = child.parsed("an integer from 1 to 19") { text in
+                    Int(text).flatMap { (1...19).contains($0) ? $0 : nil }
+                } ?? settings.compressionLevel
+            }
+        }
+    }
+
+    static func positiveDuration(_ text: String) -> ConfigDuration? {
+        ConfigDuration(parsing: text).flatMap { $0.milliseconds > 0 ? $0 : nil }
+    }
+
+    private static func yamlIssue(_ error: YamlError, file: String) -> ConfigIssue {
+        switch error {
+        case .scanner(let context, let problem, let mark, _),
+            .parser(let context, let problem, let mark, _),
+            .composer(let context, let problem, let mark, _):
+            let detail = context.map { "\($0.text) " } ?? ""
+            return ConfigIssue(
+                file: file, line: mark.line, column: mark.column, keyPath: "",
+                message: "invalid YAML: \(detail)\(problem)")
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            let keys = duplicates.map(\.debugDescription).joined(separator: ", ")
+            return ConfigIssue(
+                file: file, line: context.mark.line, column: context.mark.column, keyPath: "",
+                message: "duplicate key \(keys) in one mapping")
+        default:
+            return ConfigIssue(file: file, keyPath: "", message: "invalid YAML: \(error)")
+        }
+    }
+}

@@ -1,0 +1,118 @@
+import Foundation
+import LibPQ
+import Logging
+
+/// Checks what pgsweep needs: server version, the table and its indexes, pgsweep's schema,
+/// pgstattuple, and a writable archive directory.
+public struct Doctor {
+    /// One finding.
+    public struct Check: Sendable, Encodable {
+        public enum Outcome: String, Sendable, Encodable {
+            case ok
+            /// Works, but not as well as it could (for example, no pgstattuple).
+            case warning
+            case problem
+        }
+        public var name: String
+        public var outcome: Outcome
+        public var detail: String
+    }
+
+    public var config: PGSweepConfig
+    public var logger: Logger
+
+    public init(config: PGSweepConfig, logger: Logger) {
+        self.config = config
+        self.logger = logger
+    }
+
+    /// Runs every check on `connection`.
+    public func run(on connection: Connection) throws -> [Check] {
+        var checks: [Check] = []
+        let version = connection.serverVersion
+        let versionText = connection.parameterStatus("server_version") ?? "\(version)"
+        checks.append(Check(name: "connection", outcome: .ok, detail: "\(connection.endpoint)"))
+        checks.append(serverVersionCheck(version: version, text: versionText))
+
+        let schema = SchemaManager(table: config.table, schema: config.schema, logger: logger)
+        let report = try schema.check(on: connection)
+        checks.append(
+            Check(name: "table", outcome: report.tableExists ? .ok : .problem,
+                  detail: "\(config.table) \(report.tableExists ? "exists" : "does not exist")"))
+        let bad = report.indexes.filter { $0.state != .valid }
+        checks.append(
+            Check(
+                name: "indexes", outcome: bad.isEmpty ? .ok : .problem,
+                detail: bad.isEmpty
+                    ? "all \(report.indexes.count) V007 indexes valid"
+                    : bad.map { "\($0.name) \($0.state.rawValue)" }.joined(separator: ", ")))
+        checks.append(
+            Check(
+                name: "pgsweep schema",
+                outcome: report.ownSchemaVersion == report.ownSchemaCurrentVersion ? .ok : .problem,
+                detail: report.ownSchemaVersion == 0
+                    ? "not applied; run `pgsweep schema apply`"
+                    : "version \(report.ownSchemaVersion) of \(report.ownSchemaCurrentVersion)"))
+        checks.append(try pgstattupleCheck(on: connection))
+        checks.append(archiveDirectoryCheck())
+        return checks
+    }
+
+    func serverVersionCheck(version: Int, text: String) -> Check {
+        if version < 120000 {
+            return Check(
+                name: "server version", outcome: .problem,
+                detail: "\(text): pgsweep needs PostgreSQL 12 or later (REINDEX CONCURRENTLY)")
+        }
+        if (140000..<140004).contains(version) {
+            return Check(
+                name: "server version", outcome: .warning,
+                detail: "\(text): 14.0 to 14.3 can corrupt indexes built CONCURRENTLY; the reindex job refuses to run; upgrade to 14.4 or later")
+        }
+        return Check(name: "server version", outcome: .ok, detail: text)
+    }
+
+    func pgstattupleCheck(on connection: Connection) throws -> Check {
+        let rows = try connection.query(
+            """
+            SELECT (SELECT extversion FROM pg_extension WHERE extname = 'pgstattuple'),
+                   EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'pgstattuple')
+            """)
+        if let installed = try rows[0].decode(String.self, at: 0) {
+            return Check(name: "pgstattuple", outcome: .ok, detail: "installed (version \(installed)); bloat is measured")
+        }
+        let available = try rows[0].decode(Bool.self, at: 1) ?? false
+        return Check(
+            name: "pgstattuple", outcome: .warning,
+            detail: available
+                ? "available but not installed (CREATE EXTENSION pgstattuple); bloat will be estimated"
+                : "not available on the server; bloat will be estimated")
+    }
+
+    func archiveDirectoryCheck() -> Check {
+        let directory = config.archive.directory
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else {
+                return Check(name: "archive directory", outcome: .problem, detail: "\(directory) is not a directory")
+            }
+            let probe = "\(directory)/.pgsweep-doctor-\(getpid())"
+            let fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+            guard fd >= 0 else {
+                return Check(
+                    name: "archive directory", outcome: .problem,
+                    detail: "\(directory) is not writable: \(String(cString: strerror(errno)))")
+            }
+            close(fd)
+            unlink(probe)
+            return Check(name: "archive directory", outcome: .ok, detail: "\(directory) is writable")
+        }
+        let parent = (directory as NSString).deletingLastPathComponent
+        if access(parent.isEmpty ? "." : parent, W_OK) == 0 {
+            return Check(name: "archive directory", outcome: .ok, detail: "\(directory) will be created on first use")
+        }
+        return Check(
+            name: "archive directory", outcome: .problem,
+            detail: "\(directory) does not exist and cannot be created in \(parent)")
+    }
+}

@@ -1,0 +1,64 @@
+import LibPQ
+
+/// pgsweep's own tables (`job_runs`, `archive_batches`), as numbered migrations.
+///
+/// Migrations only ever get appended; an applied one is never edited.
+public enum OwnSchema {
+    /// One step of the schema, applied once and recorded in `schema_migrations`.
+    public struct Migration: Sendable {
+        public var version: Int
+        public var summary: String
+        /// SQL for the schema named by the argument (already quoted).
+        public var sql: @Sendable (String) -> String
+    }
+
+    /// The newest version this build knows.
+    public static var currentVersion: Int { migrations.last?.version ?? 0 }
+
+    public static let migrations: [Migration] = [
+        Migration(version: 1, summary: "job_runs and archive_batches") { schema in
+            """
+            CREATE TABLE \(schema).job_runs (
+                id bigserial PRIMARY KEY,
+                job text NOT NULL,
+                job_type text NOT NULL,
+                scheduled_for timestamptz,
+                started_at timestamptz NOT NULL DEFAULT now(),
+                finished_at timestamptz,
+                status text NOT NULL
+                    CHECK (status IN ('running', 'succeeded', 'failed', 'skipped', 'interrupted')),
+                rows_affected bigint NOT NULL DEFAULT 0,
+                bytes_written bigint NOT NULL DEFAULT 0,
+                batches integer NOT NULL DEFAULT 0,
+                error text,
+                details jsonb,
+                host text NOT NULL,
+                pid integer,
+                pgsweep_version text NOT NULL
+            );
+            CREATE INDEX job_runs_job_started_at_idx ON \(schema).job_runs (job, started_at DESC);
+            CREATE INDEX job_runs_running_idx ON \(schema).job_runs (job) WHERE status = 'running';
+            CREATE TABLE \(schema).archive_batches (
+                id bigserial PRIMARY KEY,
+                run_id bigint,
+                job text NOT NULL,
+                table_name text NOT NULL,
+                file text NOT NULL UNIQUE,
+                format_version integer NOT NULL,
+                row_count bigint NOT NULL CHECK (row_count >= 0),
+                min_id bigint,
+                max_id bigint,
+                min_time timestamptz,
+                max_time timestamptz,
+                bytes bigint NOT NULL,
+                sha256 text NOT NULL,
+                created_at timestamptz NOT NULL DEFAULT now()
+            );
+            CREATE INDEX archive_batches_created_at_idx ON \(schema).archive_batches (created_at);
+            """
+        }
+    ]
+
+    /// The tables the current version creates.
+    public static let tables = ["schema_migrations", "job_runs", "archive_batches"]
+}

@@ -1,0 +1,29 @@
+/// Errors of pgsweep's own making (as opposed to the database's or the file system's).
+public enum PGSweepError: Error, Sendable, CustomStringConvertible {
+    /// The configured work-queue table does not exist.
+    case tableMissing(String)
+    /// The database holds a newer pgsweep schema than this build knows.
+    case schemaTooNew(found: Int, known: Int)
+    /// A check found problems; the report was already printed.
+    case checkFailed(String)
+    /// Bad command-line usage that the argument parser could not catch.
+    case usage(String)
+
+    public var exitStatus: ExitStatus {
+        switch self {
+        case .usage: return .usage
+        default: return .failure
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .tableMissing(let table):
+            return "table \(table) does not exist (check `table:` in the configuration and the connection's database)"
+        case .schemaTooNew(let found, let known):
+            return "pgsweep schema version \(found) in the database is newer than this pgsweep knows (\(known)); upgrade pgsweep"
+        case .checkFailed(let what): return what
+        case .usage(let message): return message
+        }
+    }
+}

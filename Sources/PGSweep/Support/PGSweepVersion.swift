@@ -1,0 +1,4 @@
+/// The version of this pgsweep build.
+public enum PGSweepVersion {
+    public static let current = "0.1.0"
+}

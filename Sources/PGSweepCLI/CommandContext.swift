@@ -1,0 +1,47 @@
+import Foundation
+import LibPQ
+import Logging
+import PGSweep
+import Synchronization
+
+/// What every command needs: the validated configuration, a logger, and a way to connect.
+struct CommandContext {
+    let config: PGSweepConfig
+    let logger: Logger
+
+    /// Loads the configuration (exit 2 on any problem, before any connection is tried) and
+    /// sets up logging.
+    init(options: GlobalOptions) throws {
+        let environment = ProcessInfo.processInfo.environment
+        let format: LogFormat =
+            options.logFormat.flatMap { LogFormat(rawValue: $0.rawValue) }
+            ?? (isatty(STDOUT_FILENO) == 1 ? .text : .json)
+        LoggingBootstrap.once(format: format)
+        logger = Logger(label: "pgsweep")
+        config = try ConfigLoader.load(
+            path: ConfigLoader.resolvePath(options.config, environment: environment), environment: environment)
+    }
+
+    /// A connection with the configured statement and lock timeouts.
+    func connect() throws -> Connection {
+        let connection = try Connection(conninfo: config.database.url, logger: logger)
+        try connection.execute(
+            "SELECT set_config('statement_timeout', $1, false), set_config('lock_timeout', $2, false)",
+            [config.database.statementTimeout.postgresSetting, config.database.lockTimeout.postgresSetting])
+        return connection
+    }
+}
+
+/// Installs pgsweep's log handler for the process, once.
+enum LoggingBootstrap {
+    private static let done = Mutex(false)
+
+    static func once(format: LogFormat) {
+        let first = done.withLock { done in
+            defer { done = true }
+            return !done
+        }
+        guard first else { return }
+        LoggingSystem.bootstrap { label in LineLogHandler(label: label, format: format) }
+    }
+}

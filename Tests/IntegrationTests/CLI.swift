@@ -1,0 +1,20 @@
+import Foundation
+import TestSupport
+
+/// Runs the built `pgsweep` executable.
+enum CLI {
+    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> ProcessOutput {
+        var env = ProcessInfo.processInfo.environment
+        // Keep the developer's PG* settings out of the child: each test says what it wants.
+        for key in env.keys where key.hasPrefix("PG") { env[key] = nil }
+        env.merge(environment) { $1 }
+        return try ProcessRunner.run(RepositoryPaths.executable("pgsweep"), arguments, environment: env)
+    }
+}
+
+/// A scratch folder removed when the value is dropped.
+final class Scratch {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("pgsweep-it-\(UUID().uuidString)").path
+    init() throws { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) }
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}

@@ -1,0 +1,30 @@
+import LibPQ
+import Testing
+
+@Suite("Names from configuration")
+struct QualifiedNameTests {
+    @Test("unquoted names fold to lower case, quoted ones keep their case", arguments: [
+        ("processing_queue", nil, "processing_queue", #""processing_queue""#),
+        ("App.Queue", "app", "queue", #""app"."queue""#),
+        (#""My"."Queue""#, "My", "Queue", #""My"."Queue""#),
+        (#""a""b".c"#, #"a"b"#, "c", #""a""b"."c""#),
+        (#""dotted.name""#, nil, "dotted.name", #""dotted.name""#),
+    ] as [(String, String?, String, String)])
+    func parses(input: String, schema: String?, name: String, quoted: String) throws {
+        let parsed = try QualifiedName(parsing: input)
+        #expect(parsed.schema == schema)
+        #expect(parsed.name == name)
+        #expect(parsed.quoted == quoted)
+    }
+
+    @Test("malformed names are refused", arguments: ["", "a..b", "a.b.c", #""open"#, #""a"b"#, ".a", String(repeating: "x", count: 64)])
+    func refuses(input: String) {
+        #expect(throws: PostgresError.self) { try QualifiedName(parsing: input) }
+    }
+
+    @Test("literals double their quotes")
+    func literals() {
+        #expect(quoteLiteral("it's") == "'it''s'")
+        #expect(quoteIdentifier(#"we"ird"#) == #""we""ird""#)
+    }
+}

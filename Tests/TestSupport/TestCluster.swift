@@ -1,0 +1,94 @@
+import Foundation
+import LibPQ
+import Logging
+
+/// The throwaway PostgreSQL cluster shared by one test run.
+///
+/// Started on first use with `ops/pglocal` in a fresh temporary folder; stopped and deleted
+/// when the test process exits, or, if the process dies, by a watchdog that notices its
+/// end. A test that needs PostgreSQL fails, never skips, when the cluster cannot start.
+public final class TestCluster: Sendable {
+    /// Socket directory and TCP port of the server; the superuser is `postgres`.
+    public let socketDirectory: String
+    public let port: Int
+
+    /// The cluster, started on first access; the error says why it could not start.
+    public static let shared: Result<TestCluster, TestClusterError> = {
+        do throws(TestClusterError) { return .success(try TestCluster.start()) } catch { return .failure(error) }
+    }()
+
+    /// The shared cluster, or a thrown error that fails the calling test.
+    public static func get() throws -> TestCluster { try shared.get() }
+
+    init(socketDirectory: String, port: Int) {
+        self.socketDirectory = socketDirectory
+        self.port = port
+    }
+
+    /// A conninfo string for `database` over the private socket, as the superuser.
+    public func conninfo(database: String = "postgres", user: String = "postgres") -> String {
+        "host=\(socketDirectory) port=\(port) user=\(user) dbname=\(database)"
+    }
+
+    /// A superuser connection to `database`.
+    public func connect(database: String = "postgres", logger: Logger = TestLogging.silent) throws -> Connection {
+        try Connection(conninfo: conninfo(database: database), logger: logger)
+    }
+
+    private static func start() throws(TestClusterError) -> TestCluster {
+        let folder = "/tmp/pgsw-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let output: ProcessOutput
+        do {
+            output = try ProcessRunner.run("/bin/bash", [RepositoryPaths.file("ops/pglocal"), "start", folder])
+        } catch {
+            throw TestClusterError(reason: "could not run ops/pglocal: \(error)")
+        }
+        guard output.status == 0 else {
+            throw TestClusterError(reason: "ops/pglocal start failed (exit \(output.status)):\n\(output.all)")
+        }
+        var settings: [String: String] = [:]
+        for line in output.stdout.split(separator: "\n") {
+            let parts = line.split(separator: "=", maxSplits: 1)
+            if parts.count == 2 { settings[String(parts[0])] = String(parts[1]) }
+        }
+        guard let host = settings["PGHOST"], let port = settings["PGPORT"].flatMap(Int.init) else {
+            throw TestClusterError(reason: "ops/pglocal printed no PGHOST/PGPORT:\n\(output.all)")
+        }
+        Cleanup.register(folder: folder)
+        return TestCluster(socketDirectory: host, port: port)
+    }
+}
+
+/// Why the test cluster could not start.
+public struct TestClusterError: Error, CustomStringConvertible {
+    public var reason: String
+    public var description: String { "PostgreSQL test cluster: \(reason)" }
+}
+
+/// Stops the cluster at process exit, and makes sure it is stopped even if the process dies.
+private enum Cleanup {
+    nonisolated(unsafe) static var folder: String?
+
+    static func register(folder: String) {
+        Cleanup.folder = folder
+        // The watchdog blocks reading a pipe whose write end only this process holds (it is
+        // close-on-exec, so no child inherits it). When this process ends in any way, the
+        // read returns and the watchdog destroys the cluster. It runs in its own session so
+        // that a Ctrl-C aimed at the tests does not stop it first.
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { return }
+        _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
+        _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
+        let script = RepositoryPaths.file("ops/pglocal")
+        _ = try? ProcessRunner.spawn(
+            "/bin/bash", ["-c", "read -r _ || true; exec /bin/bash \"$0\" destroy \"$1\"", script, folder],
+            environment: ProcessInfo.processInfo.environment, stdinFD: fds[0],
+            stdoutPath: "/dev/null", stderrPath: "/dev/null", newSession: true)
+        close(fds[0])
+        // fds[1] stays open, unused, until the process ends.
+        atexit {
+            guard let folder = Cleanup.folder else { return }
+            _ = try? ProcessRunner.run("/bin/bash", [RepositoryPaths.file("ops/pglocal"), "destroy", folder])
+        }
+    }
+}
