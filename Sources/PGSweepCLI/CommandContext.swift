@@ -22,6 +22,11 @@ struct CommandContext {
             path: ConfigLoader.resolvePath(options.config, environment: environment), environment: environment)
     }
 
+    /// The schema manager for the configured table and schema.
+    var schemaManager: SchemaManager {
+        SchemaManager(table: config.table, schema: config.schema, logger: logger)
+    }
+
     /// A connection with the configured statement and lock timeouts.
     func connect() throws -> Connection {
         let connection = try Connection(conninfo: config.database.url, logger: logger)

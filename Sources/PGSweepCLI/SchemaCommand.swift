@@ -19,8 +19,7 @@ extension PGSweepRoot {
             func run() throws {
                 let context = try CommandContext(options: global)
                 let connection = try context.connect()
-                let manager = SchemaManager(table: context.config.table, schema: context.config.schema, logger: context.logger)
-                let result = try manager.apply(on: connection)
+                let result = try context.schemaManager.apply(on: connection)
                 print(
                     result.migrationsApplied.isEmpty
                         ? "pgsweep schema: up to date"
@@ -49,8 +48,7 @@ extension PGSweepRoot {
             func run() throws {
                 let context = try CommandContext(options: global)
                 let connection = try context.connect()
-                let manager = SchemaManager(table: context.config.table, schema: context.config.schema, logger: context.logger)
-                let report = try manager.check(on: connection)
+                let report = try context.schemaManager.check(on: connection)
                 report.lines.forEach { print($0) }
                 if !report.isHealthy { throw ExitCode(ExitStatus.failure.rawValue) }
             }

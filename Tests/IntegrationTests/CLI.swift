@@ -11,10 +11,3 @@ enum CLI {
         return try ProcessRunner.run(RepositoryPaths.executable("pgsweep"), arguments, environment: env)
     }
 }
-
-/// A scratch folder removed when the value is dropped.
-final class Scratch {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("pgsweep-it-\(UUID().uuidString)").path
-    init() throws { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) }
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-}

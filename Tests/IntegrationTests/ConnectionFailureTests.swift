@@ -12,7 +12,7 @@ struct ConnectionFailureTests {
             let role = "pw_\(database.name)"
             try connection.execute("CREATE ROLE \(quoteIdentifier(role)) LOGIN PASSWORD 'Right-Secret-42'")
             defer { _ = try? connection.execute("DROP ROLE \(quoteIdentifier(role))") }
-            let scratch = try Scratch()
+            let scratch = try ScratchFolder()
             let port = database.cluster.port
             let secret = "Wr0ng-S3cret-Value"
 
@@ -49,7 +49,7 @@ struct ConnectionFailureTests {
 
     @Test("a port nobody listens on gives exit 3 with the reason")
     func nobodyListening() throws {
-        let scratch = try Scratch()
+        let scratch = try ScratchFolder()
         let config = "\(scratch.path)/jobs.yaml"
         try "database:\n  url: \"host=127.0.0.1 port=1 dbname=queue user=app connect_timeout=5\"\n"
             .write(toFile: config, atomically: true, encoding: .utf8)
@@ -62,7 +62,7 @@ struct ConnectionFailureTests {
 
     @Test("a bad configuration gives exit 2 before any connection is tried")
     func badConfigBeforeConnecting() throws {
-        let scratch = try Scratch()
+        let scratch = try ScratchFolder()
         let config = "\(scratch.path)/jobs.yaml"
         // The URL points at a port nobody listens on: reaching it would give exit 3, not 2.
         try "database:\n  url: \"host=127.0.0.1 port=1\"\n  statement_timeot: 30s\n"

@@ -17,7 +17,7 @@ struct CopyMemoryTests {
                 CREATE UNLOGGED TABLE big AS
                 SELECT g AS id, repeat(md5(g::text), 20) AS body FROM generate_series(1, 330000) g
                 """)
-            let scratch = try Scratch()
+            let scratch = try ScratchFolder()
             let output = "\(scratch.path)/big.csv.zst"
             let run = try ProcessRunner.run(
                 RepositoryPaths.executable("pgsweep-bench"),

@@ -8,7 +8,7 @@ struct DoctorTests {
     @Test("doctor passes on a prepared database and reports version, indexes, pgstattuple and archive folder")
     func healthyDatabase() async throws {
         try await TestDatabase.with(queueTable: true) { database in
-            let scratch = try Scratch()
+            let scratch = try ScratchFolder()
             let config = try database.writeConfig("archive:\n  directory: archive", in: scratch.path)
             #expect(try CLI.run(["--config", config, "schema", "apply"]).status == 0)
             try database.connect().execute("CREATE EXTENSION pgstattuple")
@@ -25,7 +25,7 @@ struct DoctorTests {
     @Test("doctor exits 1 naming what is wrong: no pgsweep schema, missing indexes, unwritable archive folder")
     func problemsAreNamed() async throws {
         try await TestDatabase.with(queueTable: true) { database in
-            let scratch = try Scratch()
+            let scratch = try ScratchFolder()
             let blocked = "\(scratch.path)/not-a-folder"
             _ = FileManager.default.createFile(atPath: blocked, contents: Data("x".utf8))
             let config = try database.writeConfig("archive:\n  directory: \(blocked)", in: scratch.path)

@@ -25,7 +25,7 @@ struct SchemaCommandTests {
     @Test("apply creates the schema and every V007 index; a second apply changes nothing")
     func applyTwiceChangesNothing() async throws {
         try await TestDatabase.with(queueTable: true) { database in
-            let scratch = try Scratch()
+            let scratch = try ScratchFolder()
             let config = try database.writeConfig(in: scratch.path)
             let first = try CLI.run(["--config", config, "schema", "apply"])
             #expect(first.status == 0, "\(first.all)")
@@ -48,7 +48,7 @@ struct SchemaCommandTests {
     @Test("check reports a dropped index as missing and a failed concurrent build as invalid")
     func checkFindsMissingAndInvalid() async throws {
         try await TestDatabase.with(queueTable: true) { database in
-            let scratch = try Scratch()
+            let scratch = try ScratchFolder()
             let config = try database.writeConfig(in: scratch.path)
             #expect(try CLI.run(["--config", config, "schema", "apply"]).status == 0)
             let connection = try database.connect()
@@ -81,7 +81,7 @@ struct SchemaCommandTests {
     @Test("apply on a database without the table fails clearly and creates no index")
     func applyWithoutTable() async throws {
         try await TestDatabase.with { database in
-            let scratch = try Scratch()
+            let scratch = try ScratchFolder()
             let config = try database.writeConfig("table: app.missing_queue", in: scratch.path)
             let output = try CLI.run(["--config", config, "schema", "apply"])
             #expect(output.status == 1)
@@ -96,7 +96,7 @@ struct SchemaCommandTests {
             try connection.execute("CREATE SCHEMA app")
             let sql = try String(contentsOfFile: RepositoryPaths.file("ops/sql/processing_queue.sql"), encoding: .utf8)
             try connection.executeScript("SET search_path = app; " + sql)
-            let scratch = try Scratch()
+            let scratch = try ScratchFolder()
             let config = try database.writeConfig("table: app.processing_queue", in: scratch.path)
             #expect(try CLI.run(["--config", config, "schema", "apply"]).status == 0)
             let count = try connection.query(

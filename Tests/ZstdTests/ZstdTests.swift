@@ -5,14 +5,6 @@ import Zstd
 
 @Suite("Zstd streams")
 struct ZstdTests {
-    /// A scratch folder removed when the value is dropped.
-    final class Scratch {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("zstd-\(UUID().uuidString)").path
-        init() throws { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) }
-        deinit { try? FileManager.default.removeItem(atPath: path) }
-        func file(_ name: String) -> String { "\(path)/\(name)" }
-    }
-
     static func sampleData(count: Int) -> [UInt8] {
         // Half compressible text, half pseudo-random bytes, so blocks of both kinds appear.
         let line = Array("row,\"value, with comma\"\n".utf8)
@@ -51,7 +43,7 @@ struct ZstdTests {
 
     @Test("data round-trips through the compressor and decompressor")
     func roundTrip() throws {
-        let scratch = try Scratch()
+        let scratch = try ScratchFolder()
         let data = Self.sampleData(count: 3_000_000)
         try Self.compress(data, to: scratch.file("a.zst"))
         #expect(try Self.decompress(scratch.file("a.zst")) == data)
@@ -59,7 +51,7 @@ struct ZstdTests {
 
     @Test("the zstd command line reads our files and verifies their checksum")
     func zstdCLIReadsOurFiles() throws {
-        let scratch = try Scratch()
+        let scratch = try ScratchFolder()
         let data = Array("id,name\n1,\"a, b\"\n".utf8)
         try Self.compress(data, to: scratch.file("a.csv.zst"))
         let output = try ProcessRunner.run("/usr/bin/zstd", ["-lv", scratch.file("a.csv.zst")])
@@ -71,7 +63,7 @@ struct ZstdTests {
 
     @Test("a file cut inside a frame is reported as truncated")
     func truncatedFile() throws {
-        let scratch = try Scratch()
+        let scratch = try ScratchFolder()
         try Self.compress(Self.sampleData(count: 1_000_000), to: scratch.file("a.zst"))
         let size = try FileManager.default.attributesOfItem(atPath: scratch.file("a.zst"))[.size] as! Int
         #expect(truncate(scratch.file("a.zst"), off_t(size / 2)) == 0)
@@ -83,7 +75,7 @@ struct ZstdTests {
 
     @Test("a flipped bit is reported as corrupt")
     func flippedBit() throws {
-        let scratch = try Scratch()
+        let scratch = try ScratchFolder()
         try Self.compress(Self.sampleData(count: 200_000), to: scratch.file("a.zst"))
         var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: scratch.file("a.zst"))))
         bytes[bytes.count / 3] ^= 0x10
@@ -95,7 +87,7 @@ struct ZstdTests {
 
     @Test("an empty file is refused")
     func emptyFile() throws {
-        let scratch = try Scratch()
+        let scratch = try ScratchFolder()
         _ = FileManager.default.createFile(atPath: scratch.file("a.zst"), contents: Data())
         let error = try #require(throws: ZstdError.self) { try Self.decompress(scratch.file("a.zst")) }
         #expect(error.kind == .empty)
@@ -103,7 +95,7 @@ struct ZstdTests {
 
     @Test("text that is not zstd is refused")
     func notZstd() throws {
-        let scratch = try Scratch()
+        let scratch = try ScratchFolder()
         _ = FileManager.default.createFile(atPath: scratch.file("a.zst"), contents: Data("id,name\n1,x\n".utf8))
         let error = try #require(throws: ZstdError.self) { try Self.decompress(scratch.file("a.zst")) }
         #expect(error.kind == .corrupt)
@@ -111,7 +103,7 @@ struct ZstdTests {
 
     @Test("a frame asking for a huge window is refused instead of allocated")
     func hugeWindowRefused() throws {
-        let scratch = try Scratch()
+        let scratch = try ScratchFolder()
         // Read from a pipe, zstd cannot shrink the window to the input's size: the frame
         // header asks for 128 MiB.
         let output = try ProcessRunner.run(
