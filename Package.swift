@@ -30,10 +30,11 @@ let package = Package(
             dependencies: ["CLibPQ", .product(name: "Logging", package: "swift-log")]
         ),
         .target(name: "Zstd", dependencies: ["CZstd"]),
+        .target(name: "Cron"),
         .target(
             name: "PGSweep",
             dependencies: [
-                "LibPQ", "Zstd",
+                "LibPQ", "Zstd", "Cron",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ]
@@ -56,6 +57,7 @@ let package = Package(
             path: "Tests/TestSupport"
         ),
         .testTarget(name: "ZstdTests", dependencies: ["Zstd", "TestSupport"]),
+        .testTarget(name: "CronTests", dependencies: ["Cron"]),
         .testTarget(name: "LibPQTests", dependencies: ["LibPQ", "TestSupport"]),
         .testTarget(name: "PGSweepTests", dependencies: ["PGSweep", "TestSupport"]),
         .testTarget(

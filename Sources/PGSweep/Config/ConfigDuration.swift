@@ -1,3 +1,5 @@
+import Cron
+
 /// A length of time written in the configuration as `500ms`, `30s`, `10m`, `1h` or `7d`.
 public struct ConfigDuration: Sendable, Hashable, Comparable, CustomStringConvertible {
     /// Whole milliseconds.
@@ -10,22 +12,8 @@ public struct ConfigDuration: Sendable, Hashable, Comparable, CustomStringConver
     /// Parses `<number><unit>` with unit ms, s, m, h or d; a compound such as `1h30m` is
     /// allowed. Nil for anything else.
     public init?(parsing text: String) {
-        let units: [(String, Int64)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000)]
-        var rest = Substring(text.trimmingWhitespace())
-        guard !rest.isEmpty else { return nil }
-        var total: Int64 = 0
-        while !rest.isEmpty {
-            let digits = rest.prefix(while: { $0.isASCII && $0.isNumber })
-            guard !digits.isEmpty, let value = Int64(digits) else { return nil }
-            rest = rest.dropFirst(digits.count)
-            let unitText = rest.prefix(while: { $0.isLetter })
-            guard let unit = units.first(where: { $0.0 == unitText })?.1 else { return nil }
-            rest = rest.dropFirst(unitText.count)
-            let (product, overflow) = value.multipliedReportingOverflow(by: unit)
-            guard !overflow else { return nil }
-            total += product
-        }
-        milliseconds = total
+        guard let milliseconds = DurationText.milliseconds(text) else { return nil }
+        self.milliseconds = milliseconds
     }
 
     public var seconds: Double { Double(milliseconds) / 1000 }
@@ -43,14 +31,5 @@ public struct ConfigDuration: Sendable, Hashable, Comparable, CustomStringConver
 
     public static func < (lhs: ConfigDuration, rhs: ConfigDuration) -> Bool {
         lhs.milliseconds < rhs.milliseconds
-    }
-}
-
-extension String {
-    func trimmingWhitespace() -> String {
-        var text = Substring(self)
-        while let first = text.first, first.isWhitespace { text = text.dropFirst() }
-        while let last = text.last, last.isWhitespace { text = text.dropLast() }
-        return String(text)
     }
 }
