@@ -22,6 +22,41 @@ struct CommandContext {
             path: ConfigLoader.resolvePath(options.config, environment: environment), environment: environment)
     }
 
+    private init(config: PGSweepConfig, logger: Logger) {
+        self.config = config
+        self.logger = logger
+    }
+
+    /// The same context with the configuration file read again.
+    func reloaded() throws -> CommandContext {
+        CommandContext(
+            config: try ConfigLoader.load(path: config.file, environment: ProcessInfo.processInfo.environment),
+            logger: logger)
+    }
+
+    /// The message for a job name the configuration does not have.
+    func unknownJobMessage(_ name: String) -> String {
+        let names = config.jobs.map(\.name)
+        var message = "no job named \(name.debugDescription) in \(config.file)"
+        if let suggestion = Spelling.closest(to: name, in: names) {
+            message += "; did you mean \(suggestion.debugDescription)?"
+        } else if !names.isEmpty {
+            message += "; jobs: \(names.joined(separator: ", "))"
+        }
+        return message
+    }
+
+    /// Writes and pushes metrics as configured; failures are logged, never fatal.
+    func exportMetrics() {
+        let exporter = MetricsExporter(settings: config.metrics, schema: config.schema, logger: logger)
+        guard exporter.isConfigured else { return }
+        do {
+            exporter.export(using: try connect())
+        } catch {
+            logger.error("could not connect to export metrics", metadata: [LogKey.error: "\(error)"])
+        }
+    }
+
     /// The schema manager for the configured table and schema.
     var schemaManager: SchemaManager {
         SchemaManager(table: config.table, schema: config.schema, logger: logger)

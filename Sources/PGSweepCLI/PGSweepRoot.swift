@@ -12,7 +12,7 @@ struct PGSweepRoot: ParsableCommand {
             SIGINT/SIGTERM.
             """,
         version: PGSweepVersion.current,
-        subcommands: [Schema.self, Doctor.self]
+        subcommands: [Run.self, Daemon.self, History.self, Config.self, Schema.self, Doctor.self]
     )
 
     @OptionGroup var global: GlobalOptions

@@ -4,9 +4,10 @@ import Yams
 
 /// Reads and validates a `jobs.yaml` file.
 public enum ConfigLoader {
-    /// Top-level keys of the file. `timezone`, `metrics`, `defaults` and `jobs` belong to the
-    /// scheduler and are checked there.
-    static let topLevelKeys = ["database", "table", "schema", "timezone", "archive", "metrics", "defaults", "jobs"]
+    /// Top-level keys of the file.
+    static let topLevelKeys = [
+        "database", "table", "schema", "timezone", "archive", "metrics", "history_retention", "defaults", "jobs",
+    ]
 
     /// The file named by `--config`, else `$PGSWEEP_CONFIG`, else `./jobs.yaml`.
     public static func resolvePath(_ option: String?, environment: [String: String]) -> String {
@@ -43,7 +44,9 @@ public enum ConfigLoader {
         }
         var config = PGSweepConfig(file: file)
         let top = ConfigValue(node: root, path: "", diagnostics: diagnostics)
-        for (key, value) in top.mapping(allowed: topLevelKeys) ?? [] {
+        let entries = top.mapping(allowed: topLevelKeys) ?? []
+        var limits = JobLimits()
+        for (key, value) in entries {
             switch key {
             case "database": readDatabase(value, into: &config.database)
             case "table":
@@ -58,8 +61,16 @@ public enum ConfigLoader {
                     else { config.schema = text }
                 }
             case "archive": readArchive(value, into: &config.archive, file: file)
-            default: break  // validated by the scheduler's reader
+            case "timezone": config.timeZone = value.timeZone() ?? config.timeZone
+            case "metrics": readMetrics(value, into: &config.metrics)
+            case "history_retention": config.historyRetention = value.duration() ?? config.historyRetention
+            case "defaults":
+                for (key, child) in value.mapping(allowed: JobLimits.keys) ?? [] { limits.read(key, child) }
+            default: break  // jobs: read below, once the defaults are known
             }
+        }
+        if let jobs = entries.first(where: { $0.key == "jobs" })?.value {
+            config.jobs = readJobs(jobs, limits: limits)
         }
         if !config.archive.directory.hasPrefix("/") {
             let folder = URL(fileURLWithPath: file).deletingLastPathComponent()
@@ -88,14 +99,29 @@ public enum ConfigLoader {
         }
     }
 
-    private static func readArchive(_ value: ConfigValue, into settings: inout PGSweepConfig.ArchiveSettings, file: String) {
-        for (key, child) in value.mapping(allowed: ["directory", "compression_level"]) ?? [] {
+    private static func readMetrics(_ value: ConfigValue, into settings: inout PGSweepConfig.MetricsSettings) {
+        for (key, child) in value.mapping(allowed: ["textfile", "pushgateway"]) ?? [] {
+            switch key {
+            case "textfile": settings.textfile = child.parsed("a file path") { $0.isEmpty ? nil : $0 }
+            default:
+                settings.pushgateway = child.parsed("an http:// or https:// URL") { text in
+                    guard let url = URL(string: text), ["http", "https"].contains(url.scheme ?? ""), url.host != nil
+                    else { return nil }
+                    return text.hasSuffix("/") ? String(text.dropLast()) : text
+                }
+            }
+        }
+    }
+
+    private static func readArchive(_ value: ConfigValue, into settings: inout PGSweepConfig.ArchiveStorage, file: String) {
+        for (key, child) in value.mapping(allowed: ["directory", "compression_level", "min_free_space"]) ?? [] {
             switch key {
             case "directory":
                 if let text = child.string(expected: "a directory path") {
                     if text.isEmpty { child.problem("expected a directory path, got an empty string") }
                     else { settings.directory = text }
                 }
+            case "min_free_space": settings.minFreeSpace = child.byteSize() ?? settings.minFreeSpace
             default:
                 settings.compressionLevel = child.parsed("an integer from 1 to 19") { text in
                     Int(text).flatMap { (1...19).contains($0) ? $0 : nil }

@@ -1,3 +1,4 @@
+import Foundation
 import LibPQ
 
 /// The validated configuration pgsweep runs with, defaults applied.
@@ -11,7 +12,16 @@ public struct PGSweepConfig: Sendable {
     /// pgsweep's own schema for its run table and ledger (`schema`, default: `pgsweep`).
     public var schema: String
     /// Where archive files go.
-    public var archive: ArchiveSettings
+    public var archive: ArchiveStorage
+    /// `timezone` (IANA name, default: UTC): the zone cron schedules are read in.
+    public var timeZone: TimeZone
+    /// Where metrics go after every run.
+    public var metrics: MetricsSettings
+    /// `history_retention` (duration, default: 30d): runs older than this are pruned from
+    /// `job_runs`, so the run table stays bounded.
+    public var historyRetention: ConfigDuration
+    /// The jobs, in the order the file lists them.
+    public var jobs: [JobDefinition]
 
     /// Connection settings (`database:`).
     public struct DatabaseSettings: Sendable {
@@ -30,28 +40,56 @@ public struct PGSweepConfig: Sendable {
         }
     }
 
+    /// Metrics settings (`metrics:`).
+    public struct MetricsSettings: Sendable {
+        /// `textfile` (path, optional): written atomically after every run, for the node
+        /// exporter's textfile collector.
+        public var textfile: String?
+        /// `pushgateway` (URL, optional): a Prometheus Pushgateway to push to after every run;
+        /// a failed push is logged and does not fail the run.
+        public var pushgateway: String?
+
+        public init(textfile: String? = nil, pushgateway: String? = nil) {
+            self.textfile = textfile
+            self.pushgateway = pushgateway
+        }
+    }
+
     /// Archive settings (`archive:`).
-    public struct ArchiveSettings: Sendable {
+    public struct ArchiveStorage: Sendable {
         /// `directory` (path, default: `./archive`): relative paths are taken from the
         /// configuration file's folder.
         public var directory: String
         /// `compression_level` (int 1...19, default: 3): the zstd level.
         public var compressionLevel: Int
 
-        public init(directory: String = "./archive", compressionLevel: Int = 3) {
+        /// `min_free_space` (size, default: 1GB): an archive run refuses to start when the
+        /// archive file system has less free space than this.
+        public var minFreeSpace: Int64
+
+        public init(directory: String = "./archive", compressionLevel: Int = 3, minFreeSpace: Int64 = 1 << 30) {
             self.directory = directory
             self.compressionLevel = compressionLevel
+            self.minFreeSpace = minFreeSpace
         }
     }
 
     public init(
         file: String, database: DatabaseSettings = .init(), table: QualifiedName = .init(schema: nil, name: "processing_queue"),
-        schema: String = "pgsweep", archive: ArchiveSettings = .init()
+        schema: String = "pgsweep", archive: ArchiveStorage = .init(), timeZone: TimeZone = TimeZone(identifier: "UTC")!,
+        metrics: MetricsSettings = .init(), historyRetention: ConfigDuration = .seconds(30 * 86_400), jobs: [JobDefinition] = []
     ) {
         self.file = file
         self.database = database
         self.table = table
         self.schema = schema
         self.archive = archive
+        self.timeZone = timeZone
+        self.metrics = metrics
+        self.historyRetention = historyRetention
+        self.jobs = jobs
     }
+
+    /// The job called `name`, if any.
+    public func job(named name: String) -> JobDefinition? { jobs.first { $0.name == name } }
 }

@@ -1,7 +1,7 @@
 /// "Did you mean" suggestions for misspelt keys.
-enum Spelling {
+public enum Spelling {
     /// The candidate closest to `word` by edit distance, if it is close enough to be a typo.
-    static func closest(to word: String, in candidates: [String]) -> String? {
+    public static func closest(to word: String, in candidates: [String]) -> String? {
         let scored = candidates.map { ($0, distance(word, $0)) }.min { $0.1 < $1.1 }
         guard let (best, score) = scored else { return nil }
         return score <= max(1, min(word.count, best.count) / 3) ? best : nil

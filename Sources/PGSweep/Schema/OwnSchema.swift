@@ -38,6 +38,22 @@ public enum OwnSchema {
             );
             CREATE INDEX job_runs_job_started_at_idx ON \(schema).job_runs (job, started_at DESC);
             CREATE INDEX job_runs_running_idx ON \(schema).job_runs (job) WHERE status = 'running';
+            -- One real run per job and fire time; skipped records may repeat.
+            CREATE UNIQUE INDEX job_runs_one_run_per_fire_idx ON \(schema).job_runs (job, scheduled_for)
+                WHERE scheduled_for IS NOT NULL AND status <> 'skipped';
+            -- Running totals for metrics; never pruned, so counters only go up.
+            CREATE TABLE \(schema).job_totals (
+                job text NOT NULL,
+                status text NOT NULL,
+                runs bigint NOT NULL DEFAULT 0,
+                PRIMARY KEY (job, status)
+            );
+            CREATE TABLE \(schema).job_row_totals (
+                job text NOT NULL,
+                action text NOT NULL,
+                rows bigint NOT NULL DEFAULT 0,
+                PRIMARY KEY (job, action)
+            );
             CREATE TABLE \(schema).archive_batches (
                 id bigserial PRIMARY KEY,
                 run_id bigint,
@@ -60,5 +76,5 @@ public enum OwnSchema {
     ]
 
     /// The tables the current version creates.
-    public static let tables = ["schema_migrations", "job_runs", "archive_batches"]
+    public static let tables = ["schema_migrations", "job_runs", "job_totals", "job_row_totals", "archive_batches"]
 }

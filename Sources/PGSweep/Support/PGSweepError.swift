@@ -8,6 +8,10 @@ public enum PGSweepError: Error, Sendable, CustomStringConvertible {
     case checkFailed(String)
     /// Bad command-line usage that the argument parser could not catch.
     case usage(String)
+    /// pgsweep's own schema is missing or older than this build needs.
+    case schemaNotApplied(found: Int, expected: Int)
+    /// A job type this build cannot run yet.
+    case jobUnavailable(String)
 
     public var exitStatus: ExitStatus {
         switch self {
@@ -24,6 +28,12 @@ public enum PGSweepError: Error, Sendable, CustomStringConvertible {
             return "pgsweep schema version \(found) in the database is newer than this pgsweep knows (\(known)); upgrade pgsweep"
         case .checkFailed(let what): return what
         case .usage(let message): return message
+        case .schemaNotApplied(let found, let expected):
+            return found == 0
+                ? "pgsweep's schema is not in the database; run `pgsweep schema apply` first"
+                : "pgsweep's schema is at version \(found), this pgsweep needs \(expected); run `pgsweep schema apply`"
+        case .jobUnavailable(let type):
+            return "job type \(type) is not available in pgsweep \(PGSweepVersion.current) yet"
         }
     }
 }

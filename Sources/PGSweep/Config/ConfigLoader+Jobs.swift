@@ -1,0 +1,100 @@
+import Cron
+
+extension ConfigLoader {
+    /// Reads `jobs:`, applying `limits` (from `defaults:`) to each job.
+    static func readJobs(_ value: ConfigValue, limits: JobLimits) -> [JobDefinition] {
+        var jobs: [JobDefinition] = []
+        for (name, child) in value.mapping(allowed: nil) ?? [] {
+            let valid = !name.isEmpty && name.utf8.count <= 63
+                && name.unicodeScalars.allSatisfy { $0.properties.isASCIIHexDigit || ("a"..."z").contains($0)
+                    || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || "_.-".unicodeScalars.contains($0) }
+            guard valid else {
+                child.problem("job names are 1 to 63 of the characters A-Z a-z 0-9 _ . -")
+                continue
+            }
+            if let job = readJob(name: name, child, limits: limits) { jobs.append(job) }
+        }
+        return jobs
+    }
+
+    private static func readJob(name: String, _ value: ConfigValue, limits defaults: JobLimits) -> JobDefinition? {
+        guard case .mapping(let mapping) = value.node else {
+            value.problem("expected a mapping with at least type and schedule")
+            return nil
+        }
+        // The type decides which keys are allowed, so read it first.
+        let typeNode = mapping.first { $0.key.scalar?.string == "type" }?.value
+        guard let typeNode else {
+            value.problem("missing required key \"type\" (one of \(JobType.allCases.map(\.rawValue).joined(separator: ", ")))")
+            return nil
+        }
+        let typeValue = ConfigValue(node: typeNode, path: "\(value.path).type", diagnostics: value.diagnostics)
+        guard let typeText = typeValue.string() else { return nil }
+        guard let type = JobType(rawValue: typeText) else {
+            var message = "unknown job type \(typeText.debugDescription)"
+            let names = JobType.allCases.map(\.rawValue)
+            if let suggestion = Spelling.closest(to: typeText, in: names) {
+                message += "; did you mean \(suggestion.debugDescription)?"
+            } else {
+                message += "; expected one of \(names.joined(separator: ", "))"
+            }
+            typeValue.problem(message)
+            return nil
+        }
+        let settingsKeys: [String]
+        switch type {
+        case .reclaimOrphans: settingsKeys = ReclaimOrphansSettings.keys
+        case .resetFailed: settingsKeys = ResetFailedSettings.keys
+        case .archive: settingsKeys = ArchiveSettings.keys
+        case .analyze: settingsKeys = AnalyzeSettings.keys
+        case .reindex: settingsKeys = ReindexSettings.keys
+        }
+        let flowKeys = type.touchesRows ? ["flows", "flow_overrides"] : []
+        let allowed = ["type", "schedule", "enabled"] + JobLimits.keys + settingsKeys + flowKeys
+        let entries = value.mapping(allowed: allowed) ?? []
+
+        var limits = defaults
+        var schedule: CronSchedule?
+        var enabled = true
+        var flows: [String]?
+        for (key, child) in entries {
+            switch key {
+            case "schedule": schedule = child.schedule()
+            case "enabled": enabled = child.bool() ?? enabled
+            case "flows": flows = child.stringList()
+            default: if JobLimits.keys.contains(key) { limits.read(key, child) }
+            }
+        }
+        if !entries.contains(where: { $0.key == "schedule" }) {
+            value.problem("missing required key \"schedule\" (a cron expression such as \"*/5 * * * *\")")
+        }
+        let settings: JobSettings
+        switch type {
+        case .reclaimOrphans: settings = .reclaimOrphans(readPerFlow(entries, limits: limits))
+        case .resetFailed: settings = .resetFailed(readPerFlow(entries, limits: limits))
+        case .archive: settings = .archive(readPerFlow(entries, limits: limits))
+        case .analyze: settings = .analyze(readPerFlow(entries, limits: limits).base)
+        case .reindex: settings = .reindex(readPerFlow(entries, limits: limits).base)
+        }
+        guard let schedule else { return nil }
+        return JobDefinition(
+            name: name, type: type, schedule: schedule, enabled: enabled, limits: limits, flows: flows, settings: settings)
+    }
+
+    /// The type's settings from the job's own keys, then each flow's overrides on top.
+    private static func readPerFlow<S: JobSettingsReading>(
+        _ entries: [(key: String, value: ConfigValue)], limits: JobLimits
+    ) -> PerFlow<S> {
+        var base = S(limits: limits)
+        for (key, child) in entries where S.keys.contains(key) { base.read(key, child) }
+        var overrides: [String: S] = [:]
+        if let value = entries.first(where: { $0.key == "flow_overrides" })?.value {
+            for (flow, child) in value.mapping(allowed: nil) ?? [] {
+                var settings = base
+                for (key, setting) in child.mapping(allowed: S.flowKeys) ?? [] { settings.read(key, setting) }
+                overrides[flow] = settings
+            }
+        }
+        return PerFlow(base: base, overrides: overrides)
+    }
+}

@@ -1,0 +1,11 @@
+/// The kinds of maintenance job (`type:` in a job's configuration).
+public enum JobType: String, Sendable, CaseIterable, Codable {
+    case reclaimOrphans = "reclaim_orphans"
+    case resetFailed = "reset_failed"
+    case archive
+    case analyze
+    case reindex
+
+    /// True for jobs that change rows and so accept `flows` and `flow_overrides`.
+    public var touchesRows: Bool { self != .analyze && self != .reindex }
+}

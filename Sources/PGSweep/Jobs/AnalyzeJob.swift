@@ -1,0 +1,50 @@
+import Foundation
+import LibPQ
+
+/// `analyze`: runs ANALYZE on the table when enough of it changed since the last analyze.
+///
+/// Reads `n_mod_since_analyze` from `pg_stat_user_tables` and the row estimate from
+/// `pg_class`; analyzes when `n_mod_since_analyze / max(reltuples, 1)` reaches
+/// `min_modified_ratio`, or on every run with `force: true`. Records what it saw.
+struct AnalyzeJob: MaintenanceJob {
+    let definition: JobDefinition
+    let settings: AnalyzeSettings
+
+    func run(_ context: JobContext) throws -> JobResult {
+        let rows = try context.connection.query(
+            """
+            SELECT greatest(c.reltuples, 0)::float8, coalesce(s.n_mod_since_analyze, 0),
+                   greatest(s.last_analyze, s.last_autoanalyze)
+            FROM pg_class c LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
+            WHERE c.oid = to_regclass($1)
+            """, [context.table.quoted])
+        guard let row = rows.first else { throw PGSweepError.tableMissing(context.table.description) }
+        let estimate = try row.decode(Double.self, at: 0) ?? 0
+        let modified = try row.decode(Int64.self, at: 1) ?? 0
+        let lastAnalyze = try row.decode(Date.self, at: 2)
+        let ratio = Double(modified) / max(estimate, 1)
+        let due = settings.force || ratio >= settings.minModifiedRatio
+
+        var result = JobResult()
+        result.details = [
+            "reltuples": String(Int64(estimate)), "n_mod_since_analyze": String(modified),
+            "modified_ratio": String(format: "%.4f", ratio), "min_modified_ratio": String(settings.minModifiedRatio),
+            "last_analyze": lastAnalyze.map(PostgresTimestamp.format) ?? "never",
+            "analyzed": String(due && !context.dryRun), "would_analyze": String(due),
+        ]
+        guard due, !context.dryRun else { return result }
+        // ANALYZE samples a bounded number of rows, but on a big table it can outlast a
+        // batch's statement timeout; give it the job's whole runtime.
+        try context.connection.execute(
+            "SELECT set_config('statement_timeout', $1, false)", [context.limits.maxRuntime.postgresSetting])
+        defer {
+            _ = try? context.connection.execute(
+                "SELECT set_config('statement_timeout', $1, false)", [context.statementTimeout.postgresSetting])
+        }
+        context.shutdown.setActiveStatement(context.connection.cancelHandle())
+        defer { context.shutdown.setActiveStatement(nil) }
+        try context.connection.execute("ANALYZE \(context.table.quoted)")
+        result.batches = 1
+        return result
+    }
+}

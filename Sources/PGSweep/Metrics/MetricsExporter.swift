@@ -1,0 +1,169 @@
+import Foundation
+import LibPQ
+import Logging
+import Prometheus
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// Exports job metrics after each run, to a node-exporter textfile and/or a Pushgateway.
+///
+/// Values come from pgsweep's tables, not from this process's memory: a CronJob starts a new
+/// process every few minutes, and several runners may share one database, so only the
+/// database knows the totals. Counters come from `job_totals`/`job_row_totals`, which are
+/// never pruned, so they only go up.
+public struct MetricsExporter {
+    public let settings: PGSweepConfig.MetricsSettings
+    public let schema: String
+    public let logger: Logger
+
+    public init(settings: PGSweepConfig.MetricsSettings, schema: String, logger: Logger) {
+        self.settings = settings
+        self.schema = schema
+        self.logger = logger
+    }
+
+    /// True when there is somewhere to export to.
+    public var isConfigured: Bool { settings.textfile != nil || settings.pushgateway != nil }
+
+    /// Reads the totals and exports them; failures are logged, never thrown.
+    public func export(using connection: Connection) {
+        guard isConfigured else { return }
+        let text: String
+        do {
+            text = try render(using: connection)
+        } catch {
+            logger.error("could not read metrics from the database", metadata: [LogKey.error: "\(error)"])
+            return
+        }
+        if let path = settings.textfile {
+            do {
+                try writeAtomically(text, to: path)
+            } catch {
+                logger.error("could not write the metrics textfile", metadata: ["path": .string(path), LogKey.error: "\(error)"])
+            }
+        }
+        if let gateway = settings.pushgateway {
+            do {
+                try push(text, to: gateway)
+            } catch {
+                logger.warning("could not push metrics; the run itself is unaffected",
+                               metadata: ["pushgateway": .string(gateway), LogKey.error: "\(error)"])
+            }
+        }
+    }
+
+    /// The metrics in Prometheus text format.
+    public func render(using connection: Connection) throws -> String {
+        let registry = PrometheusCollectorRegistry()
+        let totals = QualifiedName(schema: schema, name: "job_totals").quoted
+        for row in try connection.query("SELECT job, status, runs FROM \(totals) ORDER BY 1, 2") {
+            registry.makeCounter(
+                descriptor: MetricName.jobRuns,
+                labels: [("job", try row.require(String.self, "job")), ("status", try row.require(String.self, "status"))]
+            ).increment(by: try row.require(Int64.self, "runs"))
+        }
+        let rowTotals = QualifiedName(schema: schema, name: "job_row_totals").quoted
+        for row in try connection.query("SELECT job, action, rows FROM \(rowTotals) ORDER BY 1, 2") {
+            registry.makeCounter(
+                descriptor: MetricName.rows,
+                labels: [("job", try row.require(String.self, "job")), ("action", try row.require(String.self, "action"))]
+            ).increment(by: try row.require(Int64.self, "rows"))
+        }
+        let runs = QualifiedName(schema: schema, name: "job_runs").quoted
+        let latest = try connection.query(
+            """
+            SELECT job,
+                   extract(epoch FROM max(finished_at) FILTER (WHERE status = 'succeeded'))::float8 AS last_success,
+                   (array_agg(extract(epoch FROM finished_at - started_at)::float8 ORDER BY finished_at DESC)
+                        FILTER (WHERE status IN ('succeeded', 'failed', 'interrupted')))[1] AS duration
+            FROM \(runs) WHERE finished_at IS NOT NULL GROUP BY job ORDER BY job
+            """)
+        for row in latest {
+            let job = try row.require(String.self, "job")
+            if let success = try row.decode(Double.self, "last_success") {
+                registry.makeGauge(descriptor: MetricName.lastSuccess, labels: [("job", job)])
+                    .set(success)
+            }
+            if let duration = try row.decode(Double.self, "duration") {
+                registry.makeGauge(descriptor: MetricName.duration, labels: [("job", job)])
+                    .set(duration)
+            }
+        }
+        var buffer: [UInt8] = []
+        registry.emit(into: &buffer)
+        let text = String(decoding: buffer, as: UTF8.self)
+        return text.isEmpty || text.hasSuffix("\n") ? text : text + "\n"
+    }
+
+    /// Writes `text` to a temporary file beside `path`, fsyncs it and renames it into place,
+    /// so a scraper never reads half a file.
+    func writeAtomically(_ text: String, to path: String) throws {
+        let temporary = "\(path).tmp.\(getpid())"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o644)
+        guard fd >= 0 else { throw MetricsError("cannot create \(temporary): \(String(cString: strerror(errno)))") }
+        var ok = false
+        defer {
+            close(fd)
+            if !ok { unlink(temporary) }
+        }
+        let bytes = Array(text.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw MetricsError("cannot write \(temporary): \(String(cString: strerror(errno)))")
+            }
+            offset += written
+        }
+        guard fsync(fd) == 0 else { throw MetricsError("cannot fsync \(temporary): \(String(cString: strerror(errno)))") }
+        guard rename(temporary, path) == 0 else {
+            throw MetricsError("cannot rename \(temporary) to \(path): \(String(cString: strerror(errno)))")
+        }
+        ok = true
+    }
+
+    /// Replaces the `pgsweep` group on the Pushgateway with `text` (HTTP PUT).
+    func push(_ text: String, to gateway: String) throws {
+        guard let url = URL(string: "\(gateway)/metrics/job/pgsweep") else { throw MetricsError("bad Pushgateway URL") }
+        var request = URLRequest(url: url, timeoutInterval: 10)
+        request.httpMethod = "PUT"
+        request.setValue("text/plain; version=0.0.4", forHTTPHeaderField: "Content-Type")
+        request.httpBody = Data(text.utf8)
+        let outcome = PushOutcome()
+        let done = DispatchSemaphore(value: 0)
+        URLSession.shared.dataTask(with: request) { _, response, error in
+            outcome.set(status: (response as? HTTPURLResponse)?.statusCode, error: error.map { "\($0.localizedDescription)" })
+            done.signal()
+        }.resume()
+        guard done.wait(timeout: .now() + 15) == .success else { throw MetricsError("no answer within 15 s") }
+        let (status, error) = outcome.get()
+        if let error { throw MetricsError(error) }
+        guard let status, (200..<300).contains(status) else { throw MetricsError("HTTP status \(status.map(String.init) ?? "none")") }
+    }
+}
+
+/// A metrics export that failed.
+struct MetricsError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// The result of a push, handed from URLSession's queue to the waiting thread.
+private final class PushOutcome: @unchecked Sendable {
+    // @unchecked Sendable: both fields are only touched under `lock`.
+    private let lock = NSLock()
+    private var status: Int?
+    private var error: String?
+
+    func set(status: Int?, error: String?) {
+        lock.withLock {
+            self.status = status
+            self.error = error
+        }
+    }
+
+    func get() -> (Int?, String?) { lock.withLock { (status, error) } }
+}

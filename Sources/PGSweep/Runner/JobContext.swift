@@ -1,0 +1,63 @@
+import Foundation
+import LibPQ
+import Logging
+
+/// What a job needs while it runs.
+public struct JobContext {
+    /// The connection the job works on (it holds the job's lock).
+    public let connection: Connection
+    /// A logger carrying `job` and `run_id`.
+    public let logger: Logger
+    /// The work-queue table.
+    public let table: QualifiedName
+    /// Limits with the statement and lock timeouts resolved.
+    public let limits: JobLimits
+    public let statementTimeout: ConfigDuration
+    public let lockTimeout: ConfigDuration
+    /// True for `--dry-run`: change nothing, report what would change.
+    public let dryRun: Bool
+    public let shutdown: Shutdown
+    /// The database's time when the run started; thresholds count back from it.
+    public let startedAt: Date
+}
+
+/// What a job run did.
+public struct JobResult: Sendable {
+    /// Rows changed, by action (`reclaimed`, `failed`, `reset`, `archived`...).
+    public var rows: [String: Int64] = [:]
+    public var bytesWritten: Int64 = 0
+    public var batches: Int = 0
+    /// True when a shutdown request stopped the job before it finished its work.
+    public var interrupted = false
+    /// What the job saw and decided, stored in `job_runs.details` and logged.
+    public var details: [String: String] = [:]
+
+    public init() {}
+
+    public var totalRows: Int64 { rows.values.reduce(0, +) }
+}
+
+/// A kind of maintenance job: given a context, it does one run.
+public protocol MaintenanceJob {
+    var definition: JobDefinition { get }
+    func run(_ context: JobContext) throws -> JobResult
+}
+
+/// Makes the job for a definition.
+enum JobFactory {
+    static func make(_ definition: JobDefinition) -> any MaintenanceJob {
+        switch definition.settings {
+        case .analyze(let settings): return AnalyzeJob(definition: definition, settings: settings)
+        default: return UnavailableJob(definition: definition)
+        }
+    }
+}
+
+/// A job type this build cannot run yet; each run fails with a clear message.
+struct UnavailableJob: MaintenanceJob {
+    let definition: JobDefinition
+
+    func run(_ context: JobContext) throws -> JobResult {
+        throw PGSweepError.jobUnavailable(definition.type.rawValue)
+    }
+}

@@ -1,0 +1,160 @@
+import Foundation
+import LibPQ
+import Logging
+
+/// Runs jobs: decides what is due, takes each job's lock, records every run in `job_runs`.
+public struct JobRunner {
+    /// Which jobs to consider and how.
+    public enum Mode: Sendable {
+        /// Run these jobs now, whatever their schedule.
+        case now
+        /// Run the jobs whose latest fire time has no run recorded yet.
+        case due
+    }
+
+    public let config: PGSweepConfig
+    public let logger: Logger
+    public let shutdown: Shutdown
+    /// Opens a connection with the configured timeouts.
+    public let connect: () throws -> Connection
+
+    public init(config: PGSweepConfig, logger: Logger, shutdown: Shutdown, connect: @escaping () throws -> Connection) {
+        self.config = config
+        self.logger = logger
+        self.shutdown = shutdown
+        self.connect = connect
+    }
+
+    /// Runs `jobs` in order; a failing job does not stop the others.
+    ///
+    /// With `dryRun`, each job runs in a READ ONLY transaction and nothing is recorded.
+    public func run(_ jobs: [JobDefinition], mode: Mode, dryRun: Bool = false) throws -> RunSummary {
+        let control = try connect()
+        let work = try connect()
+        try requireSchema(on: control)
+        let store = RunStore(connection: control, schema: config.schema)
+        var summary = RunSummary()
+        for job in jobs {
+            if shutdown.isRequested { break }
+            if let entry = try runOne(job, mode: mode, dryRun: dryRun, store: store, work: work) {
+                summary.entries.append(entry)
+            }
+        }
+        if !dryRun {
+            let pruned = try store.prune(before: try store.now().addingTimeInterval(-config.historyRetention.seconds))
+            if pruned > 0 { logger.info("pruned old runs", metadata: ["runs.pruned": "\(pruned)"]) }
+        }
+        return summary
+    }
+
+    private func runOne(
+        _ job: JobDefinition, mode: Mode, dryRun: Bool, store: RunStore, work: Connection
+    ) throws -> RunSummary.Entry? {
+        let now = try store.now()
+        var fire: Date?
+        if case .due = mode {
+            guard job.enabled, let latest = job.schedule.previous(atOrBefore: now, in: config.timeZone),
+                try !store.hasRun(job: job.name, scheduledFor: latest)
+            else { return nil }
+            fire = latest
+            let late = now.timeIntervalSince(latest)
+            if late > job.limits.startingDeadline.seconds {
+                let reason = "missed fire time \(PostgresTimestamp.format(latest)) by \(Int(late))s, more than starting_deadline \(job.limits.startingDeadline)"
+                let id = dryRun ? nil : try store.recordSkipped(job: job, scheduledFor: latest, reason: reason)
+                logger.warning("job skipped", metadata: [LogKey.job: .string(job.name), LogKey.error: .string(reason)])
+                return .init(job: job.name, status: .skipped, runID: id, result: .init(), error: reason, duration: 0)
+            }
+        }
+        if dryRun { return runDry(job, work: work, now: now) }
+
+        let lock = JobLock(schema: config.schema, table: config.table, job: job.name)
+        guard try lock.tryAcquire(on: work) else {
+            let reason = "another runner holds this job"
+            let id = try store.recordSkipped(job: job, scheduledFor: fire, reason: reason)
+            logger.info("job skipped", metadata: [LogKey.job: .string(job.name), LogKey.runID: "\(id)", "reason": .string(reason)])
+            return .init(job: job.name, status: .skipped, runID: id, result: .init(), error: reason, duration: 0)
+        }
+        defer { lock.release(on: work) }
+        let interrupted = try store.markInterrupted(job: job.name)
+        if interrupted > 0 {
+            logger.warning("marked runs left running by a stopped runner as interrupted",
+                           metadata: [LogKey.job: .string(job.name), "runs": "\(interrupted)"])
+        }
+        if let fire, try store.hasRun(job: job.name, scheduledFor: fire) {
+            // Another runner ran this fire while we were deciding.
+            let reason = "already ran for fire time \(PostgresTimestamp.format(fire))"
+            let id = try store.recordSkipped(job: job, scheduledFor: fire, reason: reason)
+            return .init(job: job.name, status: .skipped, runID: id, result: .init(), error: reason, duration: 0)
+        }
+
+        let runID = try store.begin(job: job, scheduledFor: fire)
+        var jobLogger = logger
+        jobLogger[metadataKey: LogKey.job] = .string(job.name)
+        jobLogger[metadataKey: LogKey.runID] = .stringConvertible(runID)
+        jobLogger.info("job started", metadata: ["job.type": .string(job.type.rawValue)])
+        let started = Date()
+        var result = JobResult()
+        var status = RunStatus.succeeded
+        var errorText: String?
+        do {
+            result = try JobFactory.make(job).run(context(job, work: work, logger: jobLogger, now: now, dryRun: false))
+            if result.interrupted { status = .interrupted }
+        } catch {
+            work.rollbackQuietly()
+            status = shutdown.isRequested ? .interrupted : .failed
+            errorText = "\(error)"
+        }
+        let duration = Date().timeIntervalSince(started)
+        try store.finish(id: runID, job: job.name, status: status, result: result, error: errorText)
+        logSummary(jobLogger, status: status, result: result, error: errorText, duration: duration)
+        return .init(job: job.name, status: status, runID: runID, result: result, error: errorText, duration: duration)
+    }
+
+    private func runDry(_ job: JobDefinition, work: Connection, now: Date) -> RunSummary.Entry {
+        var jobLogger = logger
+        jobLogger[metadataKey: LogKey.job] = .string(job.name)
+        let started = Date()
+        do {
+            let result = try work.transaction(.readOnly) { connection in
+                try JobFactory.make(job).run(context(job, work: connection, logger: jobLogger, now: now, dryRun: true))
+            }
+            logSummary(jobLogger, status: .succeeded, result: result, error: nil, duration: Date().timeIntervalSince(started), dryRun: true)
+            return .init(job: job.name, status: .succeeded, runID: nil, result: result, error: nil, duration: Date().timeIntervalSince(started))
+        } catch {
+            logSummary(jobLogger, status: .failed, result: .init(), error: "\(error)", duration: Date().timeIntervalSince(started), dryRun: true)
+            return .init(job: job.name, status: .failed, runID: nil, result: .init(), error: "\(error)", duration: 0)
+        }
+    }
+
+    private func context(_ job: JobDefinition, work: Connection, logger: Logger, now: Date, dryRun: Bool) -> JobContext {
+        JobContext(
+            connection: work, logger: logger, table: config.table, limits: job.limits,
+            statementTimeout: job.limits.statementTimeout ?? config.database.statementTimeout,
+            lockTimeout: job.limits.lockTimeout ?? config.database.lockTimeout,
+            dryRun: dryRun, shutdown: shutdown, startedAt: now)
+    }
+
+    /// The one summary line per job run.
+    private func logSummary(
+        _ logger: Logger, status: RunStatus, result: JobResult, error: String?, duration: TimeInterval, dryRun: Bool = false
+    ) {
+        var metadata: Logger.Metadata = [
+            "status": .string(status.rawValue), "rows": .stringConvertible(result.totalRows),
+            "bytes": .stringConvertible(result.bytesWritten), "batches": .stringConvertible(result.batches),
+            "duration_ms": .stringConvertible(Int(duration * 1000)),
+        ]
+        for (action, count) in result.rows { metadata["rows.\(action)"] = .stringConvertible(count) }
+        for (key, value) in result.details { metadata["detail.\(key)"] = .string(value) }
+        if let error { metadata[LogKey.error] = .string(error) }
+        if dryRun { metadata["dry_run"] = "true" }
+        logger.log(level: status == .failed ? .error : .info, "job finished", metadata: metadata)
+    }
+
+    private func requireSchema(on connection: Connection) throws {
+        let manager = SchemaManager(table: config.table, schema: config.schema, logger: logger)
+        let version = try manager.ownSchemaVersion(on: connection)
+        guard version == OwnSchema.currentVersion else {
+            throw PGSweepError.schemaNotApplied(found: version, expected: OwnSchema.currentVersion)
+        }
+    }
+}

@@ -1,0 +1,48 @@
+import ArgumentParser
+import Foundation
+import PGSweep
+
+extension PGSweepRoot {
+    /// `pgsweep history [--job NAME] [--limit N] [--json]`.
+    struct History: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show past runs from the run table, newest first.")
+
+        @OptionGroup var global: GlobalOptions
+
+        @Option(help: "Only runs of this job.")
+        var job: String?
+
+        @Option(help: "How many runs to show.")
+        var limit = 20
+
+        @Flag(help: "Print JSON.")
+        var json = false
+
+        func validate() throws {
+            guard limit > 0 else { throw ValidationError("--limit must be a positive integer, got \(limit)") }
+        }
+
+        func run() throws {
+            let context = try CommandContext(options: global)
+            let connection = try context.connect()
+            let runs = try RunHistory(schema: context.config.schema).recent(on: connection, job: job, limit: limit)
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                encoder.dateEncodingStrategy = .iso8601
+                print(String(decoding: try encoder.encode(runs), as: UTF8.self))
+                return
+            }
+            let table = TextTable(headers: ["id", "job", "status", "scheduled for", "started", "duration", "rows", "bytes", "error"])
+            for run in runs {
+                table.add([
+                    String(run.id), run.job, run.status.rawValue,
+                    run.scheduledFor.map(TextTable.time) ?? "-", TextTable.time(run.startedAt),
+                    run.duration.map { String(format: "%.1fs", $0) } ?? "-", String(run.rowsAffected),
+                    ByteSize.format(run.bytesWritten), String((run.error ?? "").prefix(60)),
+                ])
+            }
+            print(table.render())
+        }
+    }
+}
