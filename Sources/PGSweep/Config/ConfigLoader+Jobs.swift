@@ -5,10 +5,8 @@ extension ConfigLoader {
     static func readJobs(_ value: ConfigValue, limits: JobLimits) -> [JobDefinition] {
         var jobs: [JobDefinition] = []
         for (name, child) in value.mapping(allowed: nil) ?? [] {
-            let valid = !name.isEmpty && name.utf8.count <= 63
-                && name.unicodeScalars.allSatisfy { $0.properties.isASCIIHexDigit || ("a"..."z").contains($0)
-                    || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || "_.-".unicodeScalars.contains($0) }
-            guard valid else {
+            let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
+            guard !name.isEmpty, name.utf8.count <= 63, name.allSatisfy(allowed.contains) else {
                 child.problem("job names are 1 to 63 of the characters A-Z a-z 0-9 _ . -")
                 continue
             }

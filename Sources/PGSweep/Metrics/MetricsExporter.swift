@@ -30,46 +30,63 @@ public struct MetricsExporter {
     /// Reads the totals and exports them; failures are logged, never thrown.
     public func export(using connection: Connection) {
         guard isConfigured else { return }
-        let text: String
+        let samples: [Sample]
         do {
-            text = try render(using: connection)
+            samples = try read(using: connection)
         } catch {
             logger.error("could not read metrics from the database", metadata: [LogKey.error: "\(error)"])
             return
         }
         if let path = settings.textfile {
             do {
-                try writeAtomically(text, to: path)
+                try writeAtomically(Self.render(samples), to: path)
             } catch {
                 logger.error("could not write the metrics textfile", metadata: ["path": .string(path), LogKey.error: "\(error)"])
             }
         }
         if let gateway = settings.pushgateway {
-            do {
-                try push(text, to: gateway)
-            } catch {
-                logger.warning("could not push metrics; the run itself is unaffected",
-                               metadata: ["pushgateway": .string(gateway), LogKey.error: "\(error)"])
+            // One group per job (`/metrics/job/<job>`): the Pushgateway sets the grouping
+            // key's `job` label on everything in a group, so each group must be one job's.
+            for job in Set(samples.map(\.job)).sorted() {
+                do {
+                    try push(Self.render(samples.filter { $0.job == job }), to: gateway, job: job)
+                } catch {
+                    logger.warning("could not push metrics; the run itself is unaffected",
+                                   metadata: ["pushgateway": .string(gateway), LogKey.job: .string(job), LogKey.error: "\(error)"])
+                    break
+                }
             }
         }
     }
 
-    /// The metrics in Prometheus text format.
-    public func render(using connection: Connection) throws -> String {
-        let registry = PrometheusCollectorRegistry()
+    /// One value of one metric.
+    struct Sample {
+        enum Kind { case counter, gauge }
+        var kind: Kind
+        var descriptor: MetricNameDescriptor
+        var job: String
+        var labels: [(String, String)]
+        var value: Double
+    }
+
+    /// The current values, from pgsweep's tables.
+    func read(using connection: Connection) throws -> [Sample] {
+        var samples: [Sample] = []
         let totals = QualifiedName(schema: schema, name: "job_totals").quoted
         for row in try connection.query("SELECT job, status, runs FROM \(totals) ORDER BY 1, 2") {
-            registry.makeCounter(
-                descriptor: MetricName.jobRuns,
-                labels: [("job", try row.require(String.self, "job")), ("status", try row.require(String.self, "status"))]
-            ).increment(by: try row.require(Int64.self, "runs"))
+            let job = try row.require(String.self, "job")
+            samples.append(Sample(
+                kind: .counter, descriptor: MetricName.jobRuns, job: job,
+                labels: [("job", job), ("status", try row.require(String.self, "status"))],
+                value: Double(try row.require(Int64.self, "runs"))))
         }
         let rowTotals = QualifiedName(schema: schema, name: "job_row_totals").quoted
         for row in try connection.query("SELECT job, action, rows FROM \(rowTotals) ORDER BY 1, 2") {
-            registry.makeCounter(
-                descriptor: MetricName.rows,
-                labels: [("job", try row.require(String.self, "job")), ("action", try row.require(String.self, "action"))]
-            ).increment(by: try row.require(Int64.self, "rows"))
+            let job = try row.require(String.self, "job")
+            samples.append(Sample(
+                kind: .counter, descriptor: MetricName.rows, job: job,
+                labels: [("job", job), ("action", try row.require(String.self, "action"))],
+                value: Double(try row.require(Int64.self, "rows"))))
         }
         let runs = QualifiedName(schema: schema, name: "job_runs").quoted
         let latest = try connection.query(
@@ -83,18 +100,35 @@ public struct MetricsExporter {
         for row in latest {
             let job = try row.require(String.self, "job")
             if let success = try row.decode(Double.self, "last_success") {
-                registry.makeGauge(descriptor: MetricName.lastSuccess, labels: [("job", job)])
-                    .set(success)
+                samples.append(Sample(kind: .gauge, descriptor: MetricName.lastSuccess, job: job, labels: [("job", job)], value: success))
             }
             if let duration = try row.decode(Double.self, "duration") {
-                registry.makeGauge(descriptor: MetricName.duration, labels: [("job", job)])
-                    .set(duration)
+                samples.append(Sample(kind: .gauge, descriptor: MetricName.duration, job: job, labels: [("job", job)], value: duration))
+            }
+        }
+        return samples
+    }
+
+    /// `samples` in the Prometheus text format.
+    static func render(_ samples: [Sample]) -> String {
+        let registry = PrometheusCollectorRegistry()
+        for sample in samples {
+            switch sample.kind {
+            case .counter:
+                registry.makeCounter(descriptor: sample.descriptor, labels: sample.labels).increment(by: Int64(sample.value))
+            case .gauge:
+                registry.makeGauge(descriptor: sample.descriptor, labels: sample.labels).set(sample.value)
             }
         }
         var buffer: [UInt8] = []
         registry.emit(into: &buffer)
         let text = String(decoding: buffer, as: UTF8.self)
         return text.isEmpty || text.hasSuffix("\n") ? text : text + "\n"
+    }
+
+    /// The metrics of every job, as the textfile holds them.
+    public func render(using connection: Connection) throws -> String {
+        Self.render(try read(using: connection))
     }
 
     /// Writes `text` to a temporary file beside `path`, fsyncs it and renames it into place,
@@ -125,9 +159,10 @@ public struct MetricsExporter {
         ok = true
     }
 
-    /// Replaces the `pgsweep` group on the Pushgateway with `text` (HTTP PUT).
-    func push(_ text: String, to gateway: String) throws {
-        guard let url = URL(string: "\(gateway)/metrics/job/pgsweep") else { throw MetricsError("bad Pushgateway URL") }
+    /// Replaces the group of `job` on the Pushgateway with `text` (HTTP PUT).
+    func push(_ text: String, to gateway: String, job: String) throws {
+        let encoded = job.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? job
+        guard let url = URL(string: "\(gateway)/metrics/job/\(encoded)") else { throw MetricsError("bad Pushgateway URL") }
         var request = URLRequest(url: url, timeoutInterval: 10)
         request.httpMethod = "PUT"
         request.setValue("text/plain; version=0.0.4", forHTTPHeaderField: "Content-Type")

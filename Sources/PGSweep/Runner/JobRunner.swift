@@ -53,16 +53,21 @@ public struct JobRunner {
         let now = try store.now()
         var fire: Date?
         if case .due = mode {
-            guard job.enabled, let latest = job.schedule.previous(atOrBefore: now, in: config.timeZone),
-                try !store.hasRun(job: job.name, scheduledFor: latest)
-            else { return nil }
+            guard job.enabled, let latest = job.schedule.previous(atOrBefore: now, in: config.timeZone) else { return nil }
             fire = latest
             let late = now.timeIntervalSince(latest)
             if late > job.limits.startingDeadline.seconds {
+                // Too late to run: record the miss once.
+                guard try !store.hasRun(job: job.name, scheduledFor: latest, statuses: RunStatus.allCases) else { return nil }
                 let reason = "missed fire time \(PostgresTimestamp.format(latest)) by \(Int(late))s, more than starting_deadline \(job.limits.startingDeadline)"
                 let id = dryRun ? nil : try store.recordSkipped(job: job, scheduledFor: latest, reason: reason)
                 logger.warning("job skipped", metadata: [LogKey.job: .string(job.name), LogKey.error: .string(reason)])
                 return .init(job: job.name, status: .skipped, runID: id, result: .init(), error: reason, duration: 0)
+            }
+            // Already done? A run still going is left to the lock below, so a runner that
+            // loses the race records itself as skipped.
+            guard try !store.hasRun(job: job.name, scheduledFor: latest, statuses: [.succeeded, .failed, .interrupted]) else {
+                return nil
             }
         }
         if dryRun { return runDry(job, work: work, now: now) }
@@ -80,7 +85,7 @@ public struct JobRunner {
             logger.warning("marked runs left running by a stopped runner as interrupted",
                            metadata: [LogKey.job: .string(job.name), "runs": "\(interrupted)"])
         }
-        if let fire, try store.hasRun(job: job.name, scheduledFor: fire) {
+        if let fire, try store.hasRun(job: job.name, scheduledFor: fire, statuses: [.succeeded, .failed, .interrupted]) {
             // Another runner ran this fire while we were deciding.
             let reason = "already ran for fire time \(PostgresTimestamp.format(fire))"
             let id = try store.recordSkipped(job: job, scheduledFor: fire, reason: reason)

@@ -82,10 +82,11 @@ struct RunStore {
         }
     }
 
-    /// True when a run (of any status) is recorded for `job` at fire time `scheduledFor`.
-    func hasRun(job: String, scheduledFor: Date) throws -> Bool {
+    /// True when a run with one of `statuses` is recorded for `job` at fire time `scheduledFor`.
+    func hasRun(job: String, scheduledFor: Date, statuses: [RunStatus]) throws -> Bool {
         try !connection.query(
-            "SELECT 1 FROM \(table) WHERE job = $1 AND scheduled_for = $2 LIMIT 1", [job, scheduledFor]
+            "SELECT 1 FROM \(table) WHERE job = $1 AND scheduled_for = $2 AND status = ANY($3) LIMIT 1",
+            [job, scheduledFor, statuses.map(\.rawValue)]
         ).isEmpty
     }
 

@@ -1,0 +1,60 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// Every kind of bad configuration is refused with exit 2 and a message that says where,
+/// before any connection is tried (the URL points at a port nobody listens on, so trying
+/// would give exit 3 instead).
+@Suite("Bad configuration")
+struct BadConfigTests {
+    static let base = """
+        database:
+          url: "host=127.0.0.1 port=1 dbname=x connect_timeout=2"
+        """
+
+    @Test("refused with exit 2, the location and key path, and no connection attempt", arguments: [
+        ("jobs: [unclosed\n", "jobs.yaml:4:1: invalid YAML"),
+        ("defaults:\n  batch_size: abc\n", "jobs.yaml:4:15: defaults.batch_size: expected a positive integer, got \"abc\""),
+        ("defaults:\n  batch_size: 0\n", "jobs.yaml:4:15: defaults.batch_size: expected a positive integer, got \"0\""),
+        ("jobs:\n  a: { type: analyze, schedule: \"@daily\", forse: true }\n",
+         "jobs.yaml:4:43: jobs.a.forse: unknown key \"forse\"; did you mean \"force\"?"),
+        ("jobs:\n  a: { type: reclaim_orphan, schedule: \"@daily\" }\n",
+         "jobs.a.type: unknown job type \"reclaim_orphan\"; did you mean \"reclaim_orphans\"?"),
+        ("jobs:\n  a: { type: analyze, schedule: \"60 * * * *\" }\n", "jobs.a.schedule: minute field \"60\": 60 is out of range 0-59"),
+        ("jobs:\n  a: { type: analyze, schedule: \"0 24 * * *\" }\n", "jobs.a.schedule: hour field \"24\": 24 is out of range 0-23"),
+        ("jobs:\n  a: { type: analyze, schedule: \"0 0 32 * *\" }\n", "jobs.a.schedule: day-of-month field \"32\": 32 is out of range 1-31"),
+        ("jobs:\n  a: { type: analyze, schedule: \"0 0 1 13 *\" }\n", "jobs.a.schedule: month field \"13\": 13 is out of range 1-12"),
+        ("jobs:\n  a: { type: analyze, schedule: \"0 0 * * 8\" }\n", "jobs.a.schedule: day-of-week field \"8\": 8 is out of range 0-7"),
+        ("jobs:\n  a: { type: reclaim_orphans, schedule: \"@hourly\", claimed_before: seven days }\n",
+         "jobs.a.claimed_before: expected a duration like 7d, got \"seven days\""),
+        ("archive:\n  directory: ${PGSWEEP_TEST_UNSET_VARIABLE}\n",
+         "jobs.yaml:4:14: archive.directory: environment variable PGSWEEP_TEST_UNSET_VARIABLE is not set"),
+        ("jobs:\n  a: { type: analyze, schedule: \"@daily\" }\n  a: { type: analyze, schedule: \"@hourly\" }\n",
+         "duplicate key \"a\""),
+        ("timezone: Mars/Olympus_Mons\n", "jobs.yaml:3:11: timezone: expected an IANA time zone such as UTC or Europe/Berlin, got \"Mars/Olympus_Mons\""),
+        ("jobs:\n  a: { schedule: \"@daily\" }\n", "jobs.a: missing required key \"type\""),
+        ("jobs:\n  a: { type: analyze, flows: [x] }\n", "jobs.a.flows: unknown key \"flows\""),
+    ])
+    func refused(extra: String, expected: String) throws {
+        let scratch = try ScratchFolder()
+        let config = scratch.file("jobs.yaml")
+        try (Self.base + "\n" + extra).write(toFile: config, atomically: true, encoding: .utf8)
+        for command in [["config", "check"], ["run", "--all"], ["run", "--due"]] {
+            let output = try CLI.run(["--config", config] + command)
+            #expect(output.status == 2, "\(command): \(output.all)")
+            #expect(output.stderr.contains(expected), "\(command): \(output.stderr)")
+            #expect(!output.stderr.contains("could not connect"))
+        }
+    }
+
+    @Test("several problems are all reported in one go")
+    func allAtOnce() throws {
+        let scratch = try ScratchFolder()
+        let config = scratch.file("jobs.yaml")
+        try (Self.base + "\ntimezone: Nowhere\njobs:\n  a: { type: nope, schedule: \"@daily\" }\n  b: { type: analyze, schedule: \"x\" }\n")
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        let output = try CLI.run(["--config", config, "config", "check"])
+        #expect(output.status == 2)
+        #expect(output.stderr.contains("(3 problems)"))
+    }
+}

@@ -1,0 +1,69 @@
+import Foundation
+import Testing
+import TestSupport
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+@Suite("Metrics")
+struct MetricsTests {
+    @Test("the textfile holds the run counters and gauges, replaced atomically after every run")
+    func textfile() async throws {
+        try await TestDatabase.with(queueTable: true) { database in
+            let scratch = try ScratchFolder()
+            let path = scratch.file("pgsweep.prom")
+            let config = try RunnerTests.prepare(
+                database, scratch, jobs: "  stats: { type: analyze, schedule: \"@daily\", force: true }",
+                extra: "metrics:\n  textfile: \(path)")
+            #expect(try CLI.run(["--config", config, "run", "stats"]).status == 0)
+            #expect(try CLI.run(["--config", config, "run", "stats"]).status == 0)
+            let text = try String(contentsOfFile: path, encoding: .utf8)
+            #expect(text.contains("pgsweep_job_runs_total{job=\"stats\",status=\"succeeded\"} 2\n"))
+            #expect(text.contains("# TYPE pgsweep_job_runs_total counter"))
+            #expect(text.contains("pgsweep_job_last_success_timestamp_seconds{job=\"stats\"} 1"))
+            #expect(text.contains("pgsweep_job_duration_seconds{job=\"stats\"} "))
+            #expect(text.hasSuffix("\n"))
+            #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.path).filter { $0.contains(".tmp") }.isEmpty)
+        }
+    }
+
+    @Test("metrics reach a real Pushgateway, one group per job; a dead Pushgateway does not fail the run")
+    func pushgateway() async throws {
+        try await TestDatabase.with(queueTable: true) { database in
+            let port = try freeLocalPort()
+            let gateway = try ProcessRunner.start(
+                "/usr/bin/prometheus-pushgateway", ["--web.listen-address=127.0.0.1:\(port)"])
+            defer {
+                gateway.signal(SIGTERM)
+                _ = try? gateway.wait()
+            }
+            let base = "http://127.0.0.1:\(port)"
+            #expect(eventually { Self.get("\(base)/-/ready") != nil }, "pushgateway did not start")
+
+            let scratch = try ScratchFolder()
+            let config = try RunnerTests.prepare(
+                database, scratch,
+                jobs: "  stats: { type: analyze, schedule: \"@daily\", force: true }\n  other-job: { type: analyze, schedule: \"@daily\" }",
+                extra: "metrics:\n  pushgateway: \(base)")
+            #expect(try CLI.run(["--config", config, "run", "--all"]).status == 0)
+            let metrics = try #require(Self.get("\(base)/metrics"))
+            let runs = metrics.split(separator: "\n").filter { $0.hasPrefix("pgsweep_job_runs_total{") }
+            #expect(runs.contains { $0.contains("job=\"stats\"") && $0.contains("status=\"succeeded\"") && $0.hasSuffix(" 1") })
+            #expect(runs.contains { $0.contains("job=\"other-job\"") && $0.hasSuffix(" 1") })
+
+            let deadConfig = try RunnerTests.prepare(
+                database, scratch, jobs: "  stats: { type: analyze, schedule: \"@daily\" }",
+                extra: "metrics:\n  pushgateway: http://127.0.0.1:\(try freeLocalPort())")
+            let dead = try CLI.run(["--config", deadConfig, "--log-format", "json", "run", "stats"])
+            #expect(dead.status == 0, "\(dead.all)")
+            #expect(dead.stderr.contains("could not push metrics"))
+        }
+    }
+
+    /// The body of a GET, or nil when the request fails.
+    static func get(_ address: String) -> String? {
+        guard let url = URL(string: address) else { return nil }
+        return try? String(contentsOf: url, encoding: .utf8)
+    }
+}
