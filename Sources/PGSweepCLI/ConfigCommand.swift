@@ -46,11 +46,11 @@ extension PGSweepRoot {
                 if json {
                     let encoder = JSONEncoder()
                     encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                    let document = ConfigReport(file: context.config.file, timezone: zone.identifier, from: formatter.string(from: start), jobs: report)
+                    let document = ConfigReport(file: context.config.file, timezone: context.config.timeZoneName, from: formatter.string(from: start), jobs: report)
                     print(String(decoding: try encoder.encode(document), as: UTF8.self))
                     return
                 }
-                print("\(context.config.file): valid; \(report.count) job\(report.count == 1 ? "" : "s"), times in \(zone.identifier)")
+                print("\(context.config.file): valid; \(report.count) job\(report.count == 1 ? "" : "s"), times in \(context.config.timeZoneName)")
                 for job in report {
                     print("\(job.name) (\(job.type), \"\(job.schedule)\"\(job.enabled ? "" : ", disabled"))")
                     job.next.forEach { print("  \($0)") }

@@ -1,8 +1,9 @@
 import Cron
+import LibPQ
 
 extension ConfigLoader {
     /// Reads `jobs:`, applying `limits` (from `defaults:`) to each job.
-    static func readJobs(_ value: ConfigValue, limits: JobLimits) -> [JobDefinition] {
+    static func readJobs(_ value: ConfigValue, limits: JobLimits, table: QualifiedName) -> [JobDefinition] {
         var jobs: [JobDefinition] = []
         for (name, child) in value.mapping(allowed: nil) ?? [] {
             let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
@@ -10,12 +11,12 @@ extension ConfigLoader {
                 child.problem("job names are 1 to 63 of the characters A-Z a-z 0-9 _ . -")
                 continue
             }
-            if let job = readJob(name: name, child, limits: limits) { jobs.append(job) }
+            if let job = readJob(name: name, child, limits: limits, table: table) { jobs.append(job) }
         }
         return jobs
     }
 
-    private static func readJob(name: String, _ value: ConfigValue, limits defaults: JobLimits) -> JobDefinition? {
+    private static func readJob(name: String, _ value: ConfigValue, limits defaults: JobLimits, table: QualifiedName) -> JobDefinition? {
         guard case .mapping(let mapping) = value.node else {
             value.problem("expected a mapping with at least type and schedule")
             return nil
@@ -76,7 +77,8 @@ extension ConfigLoader {
         }
         guard let schedule else { return nil }
         return JobDefinition(
-            name: name, type: type, schedule: schedule, enabled: enabled, limits: limits, flows: flows, settings: settings)
+            name: name, type: type, schedule: schedule, enabled: enabled, limits: limits, flows: flows, settings: settings,
+            tableName: table.quoted)
     }
 
     /// The type's settings from the job's own keys, then each flow's overrides on top.

@@ -61,7 +61,11 @@ public enum ConfigLoader {
                     else { config.schema = text }
                 }
             case "archive": readArchive(value, into: &config.archive, file: file)
-            case "timezone": config.timeZone = value.timeZone() ?? config.timeZone
+            case "timezone":
+                if let zone = value.timeZone() {
+                    config.timeZone = zone
+                    config.timeZoneName = value.string() ?? zone.identifier
+                }
             case "metrics": readMetrics(value, into: &config.metrics)
             case "history_retention": config.historyRetention = value.duration() ?? config.historyRetention
             case "defaults":
@@ -70,7 +74,7 @@ public enum ConfigLoader {
             }
         }
         if let jobs = entries.first(where: { $0.key == "jobs" })?.value {
-            config.jobs = readJobs(jobs, limits: limits)
+            config.jobs = readJobs(jobs, limits: limits, table: config.table)
         }
         if !config.archive.directory.hasPrefix("/") {
             let folder = URL(fileURLWithPath: file).deletingLastPathComponent()

@@ -14,6 +14,8 @@ public struct JobDefinition: Sendable {
     public var flows: [String]?
     /// The type's own settings, and per-flow variants from `flow_overrides`.
     public var settings: JobSettings
+    /// The work-queue table, quoted for SQL.
+    public var tableName: String
 }
 
 /// Type-specific settings of a job.

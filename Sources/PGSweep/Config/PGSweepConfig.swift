@@ -15,6 +15,8 @@ public struct PGSweepConfig: Sendable {
     public var archive: ArchiveStorage
     /// `timezone` (IANA name, default: UTC): the zone cron schedules are read in.
     public var timeZone: TimeZone
+    /// The time zone's name as configured (Foundation may report `UTC` as `GMT`).
+    public var timeZoneName: String = "UTC"
     /// Where metrics go after every run.
     public var metrics: MetricsSettings
     /// `history_retention` (duration, default: 30d): runs older than this are pruned from

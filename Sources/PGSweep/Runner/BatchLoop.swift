@@ -68,6 +68,7 @@ public struct BatchLoop {
             }
             outcome.batches += 1
             outcome.rows += handled
+            context.onBatch?(handled)
             context.logger.debug("batch done", metadata: ["batch.rows": "\(handled)", "batch.size": "\(size)"])
             if handled < Int64(size) {
                 outcome.stop = .exhausted

@@ -19,6 +19,8 @@ public struct JobContext {
     public let shutdown: Shutdown
     /// The database's time when the run started; thresholds count back from it.
     public let startedAt: Date
+    /// Called after each committed batch with the rows it handled (progress display, tests).
+    public var onBatch: (@Sendable (Int64) -> Void)? = nil
 }
 
 /// What a job run did.
@@ -48,6 +50,8 @@ enum JobFactory {
     static func make(_ definition: JobDefinition) -> any MaintenanceJob {
         switch definition.settings {
         case .analyze(let settings): return AnalyzeJob(definition: definition, settings: settings)
+        case .reclaimOrphans(let settings): return ReclaimOrphansJob(definition: definition, settings: settings)
+        case .resetFailed(let settings): return ResetFailedJob(definition: definition, settings: settings)
         default: return UnavailableJob(definition: definition)
         }
     }

@@ -1,0 +1,89 @@
+import Foundation
+import LibPQ
+import Logging
+
+/// Shows each job's batch queries with their plans and checks that each uses its index.
+public struct Explainer {
+    public let config: PGSweepConfig
+    public let logger: Logger
+
+    public init(config: PGSweepConfig, logger: Logger) {
+        self.config = config
+        self.logger = logger
+    }
+
+    /// One planned batch query.
+    public struct Query: Sendable, Encodable {
+        public var title: String
+        public var sql: String
+        public var plan: String
+        public var indexesUsed: [String]
+        public var expectedIndexes: [String]
+        public var sequentialScan: Bool
+        /// True when the plan uses an expected index and does not scan the table sequentially.
+        public var usesIndex: Bool
+    }
+
+    /// One job's queries, or why it has none.
+    public struct Job: Sendable, Encodable {
+        public var job: String
+        public var type: String
+        public var queries: [Query]
+        public var note: String?
+        public var ok: Bool { queries.allSatisfy(\.usesIndex) }
+    }
+
+    /// Plans the batch queries of `jobs`, in a READ ONLY transaction.
+    public func explain(_ jobs: [JobDefinition], on connection: Connection) throws -> [Job] {
+        try connection.transaction(.readOnly) { connection in
+            let now = try connection.query("SELECT now()")[0].decode(Date.self, at: 0)!
+            return try jobs.map { definition in
+                let job = JobFactory.make(definition)
+                guard let explainable = job as? any ExplainableJob else {
+                    let note = definition.type == .analyze
+                        ? "reads pg_stat_user_tables and pg_class; no batch query"
+                        : "no batch query to plan in this build"
+                    return Job(job: definition.name, type: definition.type.rawValue, queries: [], note: note)
+                }
+                let context = JobContext(
+                    connection: connection, logger: logger, table: config.table, limits: definition.limits,
+                    statementTimeout: config.database.statementTimeout, lockTimeout: config.database.lockTimeout,
+                    dryRun: true, shutdown: Shutdown(), startedAt: now)
+                let queries = try explainable.batchQueries(context).map { try plan($0, on: connection) }
+                return Job(job: definition.name, type: definition.type.rawValue, queries: queries, note: nil)
+            }
+        }
+    }
+
+    private func plan(_ query: BatchQuery, on connection: Connection) throws -> Query {
+        let text = try connection.query("EXPLAIN \(query.sql)", query.parameters)
+            .map { try $0.decode(String.self, at: 0) ?? "" }.joined(separator: "\n")
+        let json = try connection.query("EXPLAIN (FORMAT JSON) \(query.sql)", query.parameters)[0]
+            .decode(String.self, at: 0) ?? "[]"
+        var indexes: [String] = []
+        var sequential = false
+        if let document = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [[String: Any]],
+            let root = document.first?["Plan"] as? [String: Any]
+        {
+            walk(root) { node in
+                if let index = node["Index Name"] as? String { indexes.append(index) }
+                if node["Node Type"] as? String == "Seq Scan", node["Relation Name"] as? String == config.table.name {
+                    sequential = true
+                }
+            }
+        }
+        let expected = query.acceptableIndexes.map { suffix in
+            QueueIndex.v007.first { $0.suffix == suffix }!.name(for: config.table)
+        }
+        var seen = Set<String>()
+        indexes = indexes.filter { seen.insert($0).inserted }
+        return Query(
+            title: query.title, sql: query.sql, plan: text, indexesUsed: indexes, expectedIndexes: expected,
+            sequentialScan: sequential, usesIndex: !sequential && indexes.contains(where: expected.contains))
+    }
+
+    private func walk(_ node: [String: Any], _ visit: ([String: Any]) -> Void) {
+        visit(node)
+        for child in node["Plans"] as? [[String: Any]] ?? [] { walk(child, visit) }
+    }
+}

@@ -1,0 +1,74 @@
+import LibPQ
+
+/// Which flows one pass of a row-touching job covers.
+public enum FlowFilter: Sendable, Equatable {
+    case all
+    case only([String])
+    case except([String])
+
+    /// The SQL condition on `flow_name`, using parameter `$index`; nil for `.all`.
+    func condition(parameter index: Int) -> String? {
+        switch self {
+        case .all: return nil
+        case .only: return "flow_name = ANY($\(index)::text[])"
+        case .except: return "flow_name <> ALL($\(index)::text[])"
+        }
+    }
+
+    /// `parameters` plus the flow list, when the filter has one; pair with
+    /// `condition(parameter: parameters.count + 1)`.
+    func appending(to parameters: [(any PostgresBindable)?]) -> [(any PostgresBindable)?] {
+        switch self {
+        case .all: return parameters
+        case .only(let flows), .except(let flows): return parameters + [flows]
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .all: return "all flows"
+        case .only(let flows): return "flows \(flows.joined(separator: ", "))"
+        case .except(let flows): return "flows other than \(flows.joined(separator: ", "))"
+        }
+    }
+}
+
+/// One pass of a row-touching job: a set of flows and the settings they share.
+///
+/// A job with `flow_overrides` makes one pass per overridden flow, then one for the rest;
+/// with `flows`, only those flows are covered at all.
+public struct FlowPass<Settings: Sendable>: Sendable {
+    public var filter: FlowFilter
+    public var settings: Settings
+
+    /// The passes that cover `flows` (nil: every flow) with `perFlow`'s settings.
+    public static func passes(_ perFlow: PerFlow<Settings>, flows: [String]?) -> [FlowPass] {
+        let overridden = perFlow.overrides.keys.sorted().filter { flows?.contains($0) ?? true }
+        var passes = overridden.map { FlowPass(filter: .only([$0]), settings: perFlow.overrides[$0]!) }
+        if let flows {
+            let rest = flows.filter { !overridden.contains($0) }
+            if !rest.isEmpty { passes.append(FlowPass(filter: .only(rest), settings: perFlow.base)) }
+        } else {
+            passes.append(FlowPass(filter: overridden.isEmpty ? .all : .except(overridden), settings: perFlow.base))
+        }
+        return passes
+    }
+}
+
+/// A query a job runs for each batch, for `explain` to show and check.
+public struct BatchQuery: Sendable {
+    /// What the query does (`reclaim orphans, all flows`).
+    public var title: String
+    /// The full statement the job runs, which `explain` plans.
+    public var sql: String
+    public var parameters: [(any PostgresBindable)?]
+    /// The indexes (by suffix, as in `QueueIndex.v007`) the batch selector may use; the
+    /// first is the one the design names.
+    public var acceptableIndexes: [String]
+}
+
+/// Jobs whose batches `explain` can show and check.
+public protocol ExplainableJob: MaintenanceJob {
+    /// The batch queries a run would issue, with parameters computed from `context`.
+    func batchQueries(_ context: JobContext) -> [BatchQuery]
+}

@@ -1,0 +1,105 @@
+import Foundation
+import LibPQ
+
+/// `reclaim_orphans`: rows left in `processing` by crashed workers go back to work.
+///
+/// A row in `processing` whose `claimed_at` is older than `claimed_before` is orphaned. It
+/// goes back to `pending` with `flow_instance_id` and `claimed_at` cleared and `retry_count`
+/// + 1 (a crash counts as an attempt, so a row that kills its workers cannot loop forever);
+/// a row that has already used `max_retries` goes to `failed` with an `error_message` saying
+/// why. Batches select through `idx_processing_queue_processing_claimed_at`, oldest claim
+/// first, skipping rows a live worker holds; the `UPDATE` re-checks status and claim time so
+/// a worker's change in between is never overwritten.
+///
+/// Emits rows `reclaimed` (back to pending) and `failed` (retries used up).
+struct ReclaimOrphansJob: ExplainableJob {
+    let definition: JobDefinition
+    let settings: PerFlow<ReclaimOrphansSettings>
+
+    func batchQueries(_ context: JobContext) -> [BatchQuery] {
+        FlowPass.passes(settings, flows: definition.flows).map { pass in
+            query(pass, cutoff: context.startedAt.addingTimeInterval(-pass.settings.claimedBefore.seconds), batchSize: context.limits.batchSize)
+        }
+    }
+
+    func query(_ pass: FlowPass<ReclaimOrphansSettings>, cutoff: Date, batchSize: Int) -> BatchQuery {
+        let table = definition.tableName
+        let flowCondition = pass.filter.condition(parameter: 5).map { " AND \($0)" } ?? ""
+        let selector = """
+            SELECT id FROM \(table)
+            WHERE status = 'processing' AND claimed_at < $1\(flowCondition)
+            ORDER BY claimed_at
+            LIMIT $2
+            FOR UPDATE SKIP LOCKED
+            """
+        let sql = """
+            WITH batch AS (
+            \(selector)
+            ), changed AS (
+                UPDATE \(table) AS q SET
+                    status = CASE WHEN q.retry_count >= $3 THEN 'failed' ELSE 'pending' END,
+                    retry_count = CASE WHEN q.retry_count >= $3 THEN q.retry_count ELSE q.retry_count + 1 END,
+                    error_message = CASE WHEN q.retry_count >= $3
+                        THEN 'pgsweep reclaim_orphans: claimed at ' || q.claimed_at || ' by '
+                             || coalesce(q.flow_instance_id, 'an unknown worker')
+                             || ' and not finished within ' || $4 || '; retries used up ('
+                             || q.retry_count || ' of ' || $3 || ')'
+                        ELSE q.error_message END,
+                    flow_instance_id = NULL,
+                    claimed_at = NULL,
+                    updated_at = now()
+                FROM batch
+                WHERE q.id = batch.id AND q.status = 'processing' AND q.claimed_at < $1
+                RETURNING q.status
+            )
+            SELECT count(*) FILTER (WHERE status = 'pending'), count(*) FILTER (WHERE status = 'failed') FROM changed
+            """
+        return BatchQuery(
+            title: "reclaim orphans, \(pass.filter.description), claimed before \(pass.settings.claimedBefore) ago",
+            sql: sql,
+            parameters: pass.filter.appending(to: [cutoff, batchSize, pass.settings.maxRetries, pass.settings.claimedBefore.description]),
+            acceptableIndexes: ["processing_claimed_at"])
+    }
+
+    func run(_ context: JobContext) throws -> JobResult {
+        var result = JobResult()
+        for pass in FlowPass.passes(settings, flows: definition.flows) {
+            let cutoff = context.startedAt.addingTimeInterval(-pass.settings.claimedBefore.seconds)
+            if context.dryRun {
+                let counts = try context.connection.query(
+                    """
+                    SELECT count(*) FILTER (WHERE retry_count < $2), count(*) FILTER (WHERE retry_count >= $2)
+                    FROM \(definition.tableName)
+                    WHERE status = 'processing' AND claimed_at < $1\(pass.filter.condition(parameter: 3).map { " AND \($0)" } ?? "")
+                    """, pass.filter.appending(to: [cutoff, pass.settings.maxRetries]))[0]
+                result.rows["reclaimed", default: 0] += try counts.decode(Int64.self, at: 0) ?? 0
+                result.rows["failed", default: 0] += try counts.decode(Int64.self, at: 1) ?? 0
+                continue
+            }
+            var reclaimed: Int64 = 0
+            var failed: Int64 = 0
+            let outcome = try BatchLoop.run(context) { connection, size in
+                let query = self.query(pass, cutoff: cutoff, batchSize: size)
+                let row = try connection.query(query.sql, query.parameters)[0]
+                let back = try row.decode(Int64.self, at: 0) ?? 0
+                let exhausted = try row.decode(Int64.self, at: 1) ?? 0
+                reclaimed += back
+                failed += exhausted
+                return back + exhausted
+            }
+            result.rows["reclaimed", default: 0] += reclaimed
+            result.rows["failed", default: 0] += failed
+            result.batches += outcome.batches
+            context.logger.info(
+                "pass done",
+                metadata: ["flows": .string(pass.filter.description), "rows.reclaimed": "\(reclaimed)",
+                           "rows.failed": "\(failed)", "stop": .string(outcome.stop.rawValue)])
+            if outcome.stop == .shutdown {
+                result.interrupted = true
+                break
+            }
+            if outcome.stop == .maxRuntime { break }
+        }
+        return result
+    }
+}

@@ -1,0 +1,86 @@
+import Foundation
+import LibPQ
+
+/// `reset_failed`: failed rows with retries left go back to `pending`.
+///
+/// A row in `failed` with `retry_count < max_retries`, last updated longer ago than the
+/// optional `failed_before` back-off, goes to `pending` with `retry_count` + 1. Rows whose
+/// retries are used up stay `failed` (the archive job takes them later). Batches select
+/// through `idx_processing_queue_failed_retry` in its own order (`retry_count`,
+/// `created_at`), skipping rows another session holds; the `UPDATE` re-checks the state.
+///
+/// Emits rows `reset`.
+struct ResetFailedJob: ExplainableJob {
+    let definition: JobDefinition
+    let settings: PerFlow<ResetFailedSettings>
+
+    func batchQueries(_ context: JobContext) -> [BatchQuery] {
+        FlowPass.passes(settings, flows: definition.flows).map { pass in
+            query(pass, cutoff: context.startedAt.addingTimeInterval(-pass.settings.failedBefore.seconds), batchSize: context.limits.batchSize)
+        }
+    }
+
+    func query(_ pass: FlowPass<ResetFailedSettings>, cutoff: Date, batchSize: Int) -> BatchQuery {
+        let table = definition.tableName
+        let flowCondition = pass.filter.condition(parameter: 4).map { " AND \($0)" } ?? ""
+        let selector = """
+            SELECT id FROM \(table)
+            WHERE status = 'failed' AND retry_count < $1 AND updated_at <= $2\(flowCondition)
+            ORDER BY retry_count, created_at
+            LIMIT $3
+            FOR UPDATE SKIP LOCKED
+            """
+        let sql = """
+            WITH batch AS (
+            \(selector)
+            ), changed AS (
+                UPDATE \(table) AS q SET
+                    status = 'pending',
+                    retry_count = q.retry_count + 1,
+                    flow_instance_id = NULL,
+                    claimed_at = NULL,
+                    completed_at = NULL,
+                    updated_at = now()
+                FROM batch
+                WHERE q.id = batch.id AND q.status = 'failed' AND q.retry_count < $1
+                RETURNING 1
+            )
+            SELECT count(*) FROM changed
+            """
+        return BatchQuery(
+            title: "reset failed rows, \(pass.filter.description), retry_count < \(pass.settings.maxRetries)",
+            sql: sql, parameters: pass.filter.appending(to: [pass.settings.maxRetries, cutoff, batchSize]),
+            acceptableIndexes: ["failed_retry", "status_created_at"])
+    }
+
+    func run(_ context: JobContext) throws -> JobResult {
+        var result = JobResult()
+        for pass in FlowPass.passes(settings, flows: definition.flows) {
+            let cutoff = context.startedAt.addingTimeInterval(-pass.settings.failedBefore.seconds)
+            if context.dryRun {
+                let count = try context.connection.query(
+                    """
+                    SELECT count(*) FROM \(definition.tableName)
+                    WHERE status = 'failed' AND retry_count < $1 AND updated_at <= $2\(pass.filter.condition(parameter: 3).map { " AND \($0)" } ?? "")
+                    """, pass.filter.appending(to: [pass.settings.maxRetries, cutoff]))[0]
+                result.rows["reset", default: 0] += try count.decode(Int64.self, at: 0) ?? 0
+                continue
+            }
+            let outcome = try BatchLoop.run(context) { connection, size in
+                let query = self.query(pass, cutoff: cutoff, batchSize: size)
+                return try connection.query(query.sql, query.parameters)[0].decode(Int64.self, at: 0) ?? 0
+            }
+            result.rows["reset", default: 0] += outcome.rows
+            result.batches += outcome.batches
+            context.logger.info(
+                "pass done",
+                metadata: ["flows": .string(pass.filter.description), "rows.reset": "\(outcome.rows)", "stop": .string(outcome.stop.rawValue)])
+            if outcome.stop == .shutdown {
+                result.interrupted = true
+                break
+            }
+            if outcome.stop == .maxRuntime { break }
+        }
+        return result
+    }
+}

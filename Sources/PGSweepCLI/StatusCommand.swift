@@ -1,0 +1,73 @@
+import ArgumentParser
+import Foundation
+import PGSweep
+
+extension PGSweepRoot {
+    /// `pgsweep status [--flow NAME] [--json]`.
+    struct Status: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Queue health: counts per flow and status, oldest pending age, orphans, retries, last runs.")
+
+        @OptionGroup var global: GlobalOptions
+
+        @Option(help: "Only this flow.")
+        var flow: String?
+
+        @Flag(help: "Print JSON.")
+        var json = false
+
+        func run() throws {
+            let context = try CommandContext(options: global)
+            let status = try QueueStatus.read(config: context.config, flow: flow, on: try context.connect())
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                encoder.dateEncodingStrategy = .iso8601
+                print(String(decoding: try encoder.encode(status), as: UTF8.self))
+                return
+            }
+            print("\(status.table) at \(TextTable.time(status.at))")
+            let flows = TextTable(headers: [
+                "flow", "pending", "processing", "completed", "failed", "oldest pending", "orphans", "retryable", "retries used up",
+            ])
+            var totals = [Int64](repeating: 0, count: 7)
+            for flow in status.flows {
+                let values = [
+                    flow.counts["pending"] ?? 0, flow.counts["processing"] ?? 0, flow.counts["completed"] ?? 0,
+                    flow.counts["failed"] ?? 0, flow.orphans, flow.failedRetryable, flow.failedRetriesUsedUp,
+                ]
+                for (index, value) in values.enumerated() { totals[index] += value }
+                flows.add(
+                    [flow.flow] + values[0..<4].map(String.init) + [Self.age(flow.oldestPendingAgeSeconds)]
+                        + values[4...].map(String.init))
+            }
+            if status.flows.count > 1 {
+                flows.add(["total"] + totals[0..<4].map(String.init) + [""] + totals[4...].map(String.init))
+            }
+            print(flows.render())
+            if let first = status.flows.first {
+                print("(orphans: processing and claimed more than \(first.orphanThreshold) ago; retries used up: retry_count >= \(first.maxRetries))")
+            }
+            guard !status.lastRuns.isEmpty else { return }
+            print("\nlast runs")
+            let runs = TextTable(headers: ["job", "status", "started", "duration", "rows", "error"])
+            for run in status.lastRuns {
+                runs.add([
+                    run.job, run.status, TextTable.time(run.startedAt), run.durationSeconds.map { String(format: "%.1fs", $0) } ?? "-",
+                    String(run.rows), String((run.error ?? "").prefix(60)),
+                ])
+            }
+            print(runs.render())
+        }
+
+        /// `1d 4h`, `3h 12m`, `45s`; `-` when there is nothing pending.
+        static func age(_ seconds: Double?) -> String {
+            guard let seconds else { return "-" }
+            let total = Int(seconds)
+            if total >= 86_400 { return "\(total / 86_400)d \(total % 86_400 / 3600)h" }
+            if total >= 3600 { return "\(total / 3600)h \(total % 3600 / 60)m" }
+            if total >= 60 { return "\(total / 60)m \(total % 60)s" }
+            return "\(total)s"
+        }
+    }
+}
