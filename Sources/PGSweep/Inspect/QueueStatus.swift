@@ -14,6 +14,8 @@ public struct QueueStatus: Sendable, Encodable {
         public var failedRetryable: Int64
         public var failedRetriesUsedUp: Int64
         public var maxRetries: Int
+        /// How long the flow's own queries (counts by status, oldest pending) took.
+        public var elapsedMilliseconds: Double
     }
 
     public struct LastRun: Sendable, Encodable {
@@ -63,29 +65,63 @@ public struct QueueStatus: Sendable, Encodable {
             }
         }
         let defaultRetries = JobLimits().maxRetries
+        let orphanAge = { (flow: String) in reclaim?.settings(for: flow).claimedBefore ?? .seconds(3600) }
+        let maxRetries = { (flow: String) in
+            reset?.settings(for: flow).maxRetries ?? reclaim?.settings(for: flow).maxRetries ?? defaultRetries
+        }
+        let cutoffs = flows.map { now.addingTimeInterval(-orphanAge($0).seconds) }
+
+        // Orphans of every flow in one pass over idx_<table>_processing_claimed_at (rows in
+        // processing are few in a healthy queue), each flow with its own threshold.
+        var orphans: [String: Int64] = [:]
+        if let latestCutoff = cutoffs.max() {
+            for row in try connection.query(
+                """
+                SELECT q.flow_name, count(*) FROM \(table) q
+                JOIN unnest($1::text[], $2::timestamptz[]) AS t(flow, cutoff) ON t.flow = q.flow_name
+                WHERE q.status = 'processing' AND q.claimed_at < $3 AND q.claimed_at < t.cutoff
+                GROUP BY q.flow_name
+                """, [flows, cutoffs, latestCutoff])
+            {
+                orphans[try row.decode(String.self, at: 0)!] = try row.decode(Int64.self, at: 1) ?? 0
+            }
+        }
+        // Failed rows by flow and retry count in one pass over idx_<table>_failed_retry; each
+        // flow's max_retries splits them into retryable and used up.
+        var failed: [String: [(retries: Int, count: Int64)]] = [:]
+        for row in try connection.query(
+            "SELECT flow_name, retry_count, count(*) FROM \(table) WHERE status = 'failed' AND flow_name = ANY($1) GROUP BY 1, 2",
+            [flows])
+        {
+            failed[try row.decode(String.self, at: 0)!, default: []].append(
+                (try row.decode(Int.self, at: 1) ?? 0, try row.decode(Int64.self, at: 2) ?? 0))
+        }
+
         var result: [Flow] = []
         for name in flows {
-            let orphanAge = reclaim?.settings(for: name).claimedBefore ?? .seconds(3600)
-            let maxRetries = reset?.settings(for: name).maxRetries ?? reclaim?.settings(for: name).maxRetries ?? defaultRetries
+            // The seed's per-flow queries: counts through idx_<table>_flow_name_status, the
+            // oldest pending row through idx_<table>_monitoring.
+            let started = DispatchTime.now()
             let row = try connection.query(
                 """
                 SELECT
                     (SELECT coalesce(json_object_agg(status, n), '{}')::text FROM (
                         SELECT status, count(*) AS n FROM \(table) WHERE flow_name = $1 GROUP BY status) s),
                     (SELECT extract(epoch FROM $2 - min(created_at))::float8 FROM \(table)
-                        WHERE flow_name = $1 AND status = 'pending'),
-                    (SELECT count(*) FROM \(table) WHERE flow_name = $1 AND status = 'processing' AND claimed_at < $3),
-                    (SELECT count(*) FROM \(table) WHERE flow_name = $1 AND status = 'failed' AND retry_count < $4),
-                    (SELECT count(*) FROM \(table) WHERE flow_name = $1 AND status = 'failed' AND retry_count >= $4)
-                """, [name, now, now.addingTimeInterval(-orphanAge.seconds), maxRetries])[0]
+                        WHERE flow_name = $1 AND status = 'pending')
+                """, [name, now])[0]
+            let elapsed = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e6
             let countsJSON = try row.decode(String.self, at: 0) ?? "{}"
             let counts = (try JSONSerialization.jsonObject(with: Data(countsJSON.utf8)) as? [String: NSNumber] ?? [:])
                 .mapValues { $0.int64Value }
+            let limit = maxRetries(name)
+            let failures = failed[name] ?? []
             result.append(Flow(
                 flow: name, counts: counts, oldestPendingAgeSeconds: try row.decode(Double.self, at: 1),
-                orphans: try row.decode(Int64.self, at: 2) ?? 0, orphanThreshold: orphanAge.description,
-                failedRetryable: try row.decode(Int64.self, at: 3) ?? 0,
-                failedRetriesUsedUp: try row.decode(Int64.self, at: 4) ?? 0, maxRetries: maxRetries))
+                orphans: orphans[name] ?? 0, orphanThreshold: orphanAge(name).description,
+                failedRetryable: failures.filter { $0.retries < limit }.reduce(0) { $0 + $1.count },
+                failedRetriesUsedUp: failures.filter { $0.retries >= limit }.reduce(0) { $0 + $1.count },
+                maxRetries: limit, elapsedMilliseconds: elapsed))
         }
         var lastRuns: [LastRun] = []
         let runsTable = QualifiedName(schema: config.schema, name: "job_runs")
