@@ -14,6 +14,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         .systemLibrary(
@@ -33,9 +34,13 @@ let package = Package(
         .target(name: "Zstd", dependencies: ["CZstd"]),
         .target(name: "Cron"),
         .target(
+            name: "ArchiveFormat",
+            dependencies: ["Zstd", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .target(
             name: "PGSweep",
             dependencies: [
-                "LibPQ", "Zstd", "Cron",
+                "LibPQ", "Zstd", "Cron", "ArchiveFormat",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -60,6 +65,7 @@ let package = Package(
         ),
         .testTarget(name: "ZstdTests", dependencies: ["Zstd", "TestSupport"]),
         .testTarget(name: "CronTests", dependencies: ["Cron"]),
+        .testTarget(name: "ArchiveFormatTests", dependencies: ["ArchiveFormat", "Zstd", "TestSupport"]),
         .testTarget(name: "LibPQTests", dependencies: ["LibPQ", "TestSupport"]),
         .testTarget(name: "PGSweepTests", dependencies: ["PGSweep", "TestSupport"]),
         .testTarget(

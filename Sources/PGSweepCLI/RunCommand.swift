@@ -47,7 +47,8 @@ extension PGSweepRoot {
             }
             let shutdown = Shutdown()
             SignalWatcher.install(shutdown)
-            let runner = JobRunner(config: context.config, logger: context.logger, shutdown: shutdown, connect: context.connect)
+            var runner = JobRunner(config: context.config, logger: context.logger, shutdown: shutdown, connect: context.connect)
+            runner.observer = ProgressBar.onTerminal()
             let summary = try runner.run(selected, mode: due ? .due : .now, dryRun: dryRun)
             if !dryRun { context.exportMetrics() }
             if let status = SignalWatcher.exitStatus(shutdown) { throw ExitCode(status.rawValue) }

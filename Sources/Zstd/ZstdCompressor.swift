@@ -5,23 +5,28 @@ import CZstd
 /// Each frame carries its content checksum, so a reader detects any changed byte.
 public final class ZstdCompressor {
     private let context: OpaquePointer
-    private let fd: Int32
+    private let sink: (UnsafeRawBufferPointer) throws -> Void
     private var output: [UInt8]
     private var finished = false
     /// Uncompressed bytes accepted so far.
     public private(set) var bytesIn: Int64 = 0
-    /// Compressed bytes written to the descriptor so far.
+    /// Compressed bytes handed to the output so far.
     public private(set) var bytesOut: Int64 = 0
 
     /// A compressor writing to `fd` (which it does not close) at `level`.
     ///
     /// `level` is libzstd's 1...19 scale. Defaults to 3, zstd's own default.
-    public init(fd: Int32, level: Int32 = 3) throws {
+    public convenience init(fd: Int32, level: Int32 = 3) throws {
+        try self.init(level: level) { try FileIO.writeAll(fd, $0) }
+    }
+
+    /// A compressor handing its output to `sink` at `level`.
+    public init(level: Int32 = 3, sink: @escaping (UnsafeRawBufferPointer) throws -> Void) throws {
         guard let context = ZSTD_createCCtx() else {
             throw ZstdError(kind: .compression, reason: "out of memory creating a compression context")
         }
         self.context = context
-        self.fd = fd
+        self.sink = sink
         self.output = [UInt8](repeating: 0, count: ZSTD_CStreamOutSize())
         try check(ZSTD_CCtx_setParameter(context, ZSTD_c_compressionLevel, level))
         try check(ZSTD_CCtx_setParameter(context, ZSTD_c_checksumFlag, 1))
@@ -56,7 +61,7 @@ public final class ZstdCompressor {
             var out = ZSTD_outBuffer(dst: buffer.baseAddress, size: buffer.count, pos: 0)
             let result = ZSTD_compressStream2(context, &out, &input, directive)
             try check(result)
-            try FileIO.writeAll(fd, UnsafeRawBufferPointer(rebasing: buffer[0..<out.pos]))
+            if out.pos > 0 { try sink(UnsafeRawBufferPointer(rebasing: buffer[0..<out.pos])) }
             bytesOut += Int64(out.pos)
             return result
         }

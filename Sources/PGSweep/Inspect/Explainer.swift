@@ -38,7 +38,7 @@ public struct Explainer {
         try connection.transaction(.readOnly) { connection in
             let now = try connection.query("SELECT now()")[0].decode(Date.self, at: 0)!
             return try jobs.map { definition in
-                let job = JobFactory.make(definition)
+                let job = JobFactory.make(definition, config: config)
                 guard let explainable = job as? any ExplainableJob else {
                     let note = definition.type == .analyze
                         ? "reads pg_stat_user_tables and pg_class; no batch query"
@@ -56,6 +56,7 @@ public struct Explainer {
     }
 
     private func plan(_ query: BatchQuery, on connection: Connection) throws -> Query {
+        for (sql, parameters) in query.setup { try connection.execute(sql, parameters) }
         let text = try connection.query("EXPLAIN \(query.sql)", query.parameters)
             .map { try $0.decode(String.self, at: 0) ?? "" }.joined(separator: "\n")
         let json = try connection.query("EXPLAIN (FORMAT JSON) \(query.sql)", query.parameters)[0]

@@ -15,6 +15,23 @@ public enum FlowFilter: Sendable, Equatable {
         }
     }
 
+    /// The flows the filter names, if any.
+    var flows: [String]? {
+        switch self {
+        case .all: return nil
+        case .only(let flows), .except(let flows): return flows
+        }
+    }
+
+    /// The SQL condition on `flow_name` reading the list from setting `name`; nil for `.all`.
+    func condition(setting name: String) -> String? {
+        switch self {
+        case .all: return nil
+        case .only: return "flow_name = ANY(current_setting('\(name)', true)::text[])"
+        case .except: return "flow_name <> ALL(current_setting('\(name)', true)::text[])"
+        }
+    }
+
     /// `parameters` plus the flow list, when the filter has one; pair with
     /// `condition(parameter: parameters.count + 1)`.
     func appending(to parameters: [(any PostgresBindable)?]) -> [(any PostgresBindable)?] {
@@ -62,6 +79,8 @@ public struct BatchQuery: Sendable {
     /// The full statement the job runs, which `explain` plans.
     public var sql: String
     public var parameters: [(any PostgresBindable)?]
+    /// Statements to run first in the same transaction (settings the statement reads).
+    public var setup: [(sql: String, parameters: [(any PostgresBindable)?])] = []
     /// The indexes (by suffix, as in `QueueIndex.v007`) the batch selector may use; the
     /// first is the one the design names.
     public var acceptableIndexes: [String]

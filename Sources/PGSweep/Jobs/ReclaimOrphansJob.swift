@@ -33,9 +33,7 @@ struct ReclaimOrphansJob: ExplainableJob {
             FOR UPDATE SKIP LOCKED
             """
         let sql = """
-            WITH batch AS (
-            \(selector)
-            ), changed AS (
+            WITH changed AS (
                 UPDATE \(table) AS q SET
                     status = CASE WHEN q.retry_count >= $3 THEN 'failed' ELSE 'pending' END,
                     retry_count = CASE WHEN q.retry_count >= $3 THEN q.retry_count ELSE q.retry_count + 1 END,
@@ -48,8 +46,9 @@ struct ReclaimOrphansJob: ExplainableJob {
                     flow_instance_id = NULL,
                     claimed_at = NULL,
                     updated_at = now()
-                FROM batch
-                WHERE q.id = batch.id AND q.status = 'processing' AND q.claimed_at < $1
+                WHERE q.id = ANY(ARRAY(
+            \(selector)
+                )) AND q.status = 'processing' AND q.claimed_at < $1
                 RETURNING q.status
             )
             SELECT count(*) FILTER (WHERE status = 'pending'), count(*) FILTER (WHERE status = 'failed') FROM changed
@@ -58,7 +57,7 @@ struct ReclaimOrphansJob: ExplainableJob {
             title: "reclaim orphans, \(pass.filter.description), claimed before \(pass.settings.claimedBefore) ago",
             sql: sql,
             parameters: pass.filter.appending(to: [cutoff, batchSize, pass.settings.maxRetries, pass.settings.claimedBefore.description]),
-            acceptableIndexes: ["processing_claimed_at"])
+            setup: [], acceptableIndexes: ["processing_claimed_at"])
     }
 
     func run(_ context: JobContext) throws -> JobResult {

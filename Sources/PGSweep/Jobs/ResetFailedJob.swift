@@ -31,9 +31,7 @@ struct ResetFailedJob: ExplainableJob {
             FOR UPDATE SKIP LOCKED
             """
         let sql = """
-            WITH batch AS (
-            \(selector)
-            ), changed AS (
+            WITH changed AS (
                 UPDATE \(table) AS q SET
                     status = 'pending',
                     retry_count = q.retry_count + 1,
@@ -41,8 +39,9 @@ struct ResetFailedJob: ExplainableJob {
                     claimed_at = NULL,
                     completed_at = NULL,
                     updated_at = now()
-                FROM batch
-                WHERE q.id = batch.id AND q.status = 'failed' AND q.retry_count < $1
+                WHERE q.id = ANY(ARRAY(
+            \(selector)
+                )) AND q.status = 'failed' AND q.retry_count < $1
                 RETURNING 1
             )
             SELECT count(*) FROM changed
@@ -50,7 +49,7 @@ struct ResetFailedJob: ExplainableJob {
         return BatchQuery(
             title: "reset failed rows, \(pass.filter.description), retry_count < \(pass.settings.maxRetries)",
             sql: sql, parameters: pass.filter.appending(to: [pass.settings.maxRetries, cutoff, batchSize]),
-            acceptableIndexes: ["failed_retry", "status_created_at"])
+            setup: [], acceptableIndexes: ["failed_retry", "status_created_at"])
     }
 
     func run(_ context: JobContext) throws -> JobResult {

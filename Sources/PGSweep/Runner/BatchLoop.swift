@@ -66,6 +66,7 @@ public struct BatchLoop {
                     metadata: ["batch.size": "\(size)", "statement_timeout": "\(timeout)"])
                 continue
             }
+            FaultInjection.point("batch-after-commit")
             outcome.batches += 1
             outcome.rows += handled
             context.onBatch?(handled)

@@ -19,8 +19,12 @@ public struct JobContext {
     public let shutdown: Shutdown
     /// The database's time when the run started; thresholds count back from it.
     public let startedAt: Date
+    /// The run's id in `job_runs` (0 for a dry run).
+    public var runID: Int64 = 0
     /// Called after each committed batch with the rows it handled (progress display, tests).
     public var onBatch: (@Sendable (Int64) -> Void)? = nil
+    /// Called once with the estimated rows a run will handle, when the job can tell.
+    public var onEstimate: (@Sendable (Int64) -> Void)? = nil
 }
 
 /// What a job run did.
@@ -47,8 +51,10 @@ public protocol MaintenanceJob {
 
 /// Makes the job for a definition.
 enum JobFactory {
-    static func make(_ definition: JobDefinition) -> any MaintenanceJob {
+    static func make(_ definition: JobDefinition, config: PGSweepConfig) -> any MaintenanceJob {
         switch definition.settings {
+        case .archive(let settings):
+            return ArchiveJob(definition: definition, settings: settings, storage: config.archive, schema: config.schema)
         case .analyze(let settings): return AnalyzeJob(definition: definition, settings: settings)
         case .reclaimOrphans(let settings): return ReclaimOrphansJob(definition: definition, settings: settings)
         case .resetFailed(let settings): return ResetFailedJob(definition: definition, settings: settings)

@@ -2,6 +2,16 @@ import Foundation
 import LibPQ
 import Logging
 
+/// Receives progress of job runs.
+public protocol JobObserver: Sendable {
+    /// A callback for each committed batch of `job` (rows handled), or nil.
+    func onBatch(_ job: JobDefinition) -> (@Sendable (Int64) -> Void)?
+    /// A callback for the estimated total rows of `job`, or nil.
+    func onEstimate(_ job: JobDefinition) -> (@Sendable (Int64) -> Void)?
+    /// Called when `job` has finished.
+    func finished(_ job: JobDefinition)
+}
+
 /// Runs jobs: decides what is due, takes each job's lock, records every run in `job_runs`.
 public struct JobRunner {
     /// Which jobs to consider and how.
@@ -17,6 +27,8 @@ public struct JobRunner {
     public let shutdown: Shutdown
     /// Opens a connection with the configured timeouts.
     public let connect: () throws -> Connection
+    /// Watches job progress (a progress bar on a terminal); nil for none.
+    public var observer: (any JobObserver)?
 
     public init(config: PGSweepConfig, logger: Logger, shutdown: Shutdown, connect: @escaping () throws -> Connection) {
         self.config = config
@@ -102,17 +114,26 @@ public struct JobRunner {
         var status = RunStatus.succeeded
         var errorText: String?
         do {
-            result = try JobFactory.make(job).run(context(job, work: work, logger: jobLogger, now: now, dryRun: false))
+            result = try JobFactory.make(job, config: config).run(context(job, work: work, logger: jobLogger, now: now, dryRun: false, runID: runID))
             if result.interrupted { status = .interrupted }
         } catch {
             work.rollbackQuietly()
             status = shutdown.isRequested ? .interrupted : .failed
             errorText = "\(error)"
         }
+        observer?.finished(job)
         let duration = Date().timeIntervalSince(started)
         try store.finish(id: runID, job: job.name, status: status, result: result, error: errorText)
         logSummary(jobLogger, status: status, result: result, error: errorText, duration: duration)
         return .init(job: job.name, status: status, runID: runID, result: result, error: errorText, duration: duration)
+    }
+
+    /// Takes job `name`'s lock on `connection` if free; returns its release, or nil when
+    /// another session holds it.
+    public static func lockJob(named name: String, config: PGSweepConfig, on connection: Connection) throws -> (() -> Void)? {
+        let lock = JobLock(schema: config.schema, table: config.table, job: name)
+        guard try lock.tryAcquire(on: connection) else { return nil }
+        return { lock.release(on: connection) }
     }
 
     private func runDry(_ job: JobDefinition, work: Connection, now: Date) -> RunSummary.Entry {
@@ -121,7 +142,7 @@ public struct JobRunner {
         let started = Date()
         do {
             let result = try work.transaction(.readOnly) { connection in
-                try JobFactory.make(job).run(context(job, work: connection, logger: jobLogger, now: now, dryRun: true))
+                try JobFactory.make(job, config: config).run(context(job, work: connection, logger: jobLogger, now: now, dryRun: true, runID: 0))
             }
             logSummary(jobLogger, status: .succeeded, result: result, error: nil, duration: Date().timeIntervalSince(started), dryRun: true)
             return .init(job: job.name, status: .succeeded, runID: nil, result: result, error: nil, duration: Date().timeIntervalSince(started))
@@ -131,12 +152,16 @@ public struct JobRunner {
         }
     }
 
-    private func context(_ job: JobDefinition, work: Connection, logger: Logger, now: Date, dryRun: Bool) -> JobContext {
-        JobContext(
+    private func context(_ job: JobDefinition, work: Connection, logger: Logger, now: Date, dryRun: Bool, runID: Int64) -> JobContext {
+        var context = JobContext(
             connection: work, logger: logger, table: config.table, limits: job.limits,
             statementTimeout: job.limits.statementTimeout ?? config.database.statementTimeout,
             lockTimeout: job.limits.lockTimeout ?? config.database.lockTimeout,
             dryRun: dryRun, shutdown: shutdown, startedAt: now)
+        context.runID = runID
+        context.onBatch = observer?.onBatch(job)
+        context.onEstimate = observer?.onEstimate(job)
+        return context
     }
 
     /// The one summary line per job run.

@@ -1,5 +1,6 @@
 import LibPQ
 import Zstd
+import ArchiveFormat
 
 /// pgsweep's documented exit codes.
 public enum ExitStatus: Int32, Sendable {
@@ -24,7 +25,9 @@ public enum ExitStatus: Int32, Sendable {
         case is ConfigError: self = .usage
         case let error as PostgresError where error.isConnectionLost: self = .databaseUnreachable
         case let error as PGSweepError: self = error.exitStatus
-        case is ZstdError: self = .archiveDamaged
+        case is ZstdError, is ArchiveDamage: self = .archiveDamaged
+        case let error as ArchiveError:
+            if case .io = error.kind { self = .failure } else { self = .archiveDamaged }
         default: self = .failure
         }
     }

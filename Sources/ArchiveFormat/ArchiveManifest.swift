@@ -1,0 +1,115 @@
+import Foundation
+
+/// The metadata written beside each archive file (`<file>.manifest.json`): enough to check
+/// and restore the file with nothing else, not even the database's ledger.
+public struct ArchiveManifest: Codable, Sendable, Equatable {
+    /// A column of the archived table.
+    public struct Column: Codable, Sendable, Equatable {
+        public var name: String
+        /// The type as PostgreSQL's `format_type` writes it (`bigint`, `timestamp with time zone`).
+        public var type: String
+
+        public init(name: String, type: String) {
+            self.name = name
+            self.type = type
+        }
+    }
+
+    /// Always `pgsweep-archive`.
+    public var format: String = ArchiveManifest.formatName
+    /// The layout version of file and manifest; readers refuse versions newer than theirs.
+    public var formatVersion: Int = ArchiveManifest.currentFormatVersion
+    public var pgsweepVersion: String
+    /// The table the rows came from, schema-qualified.
+    public var table: String
+    /// The data file's name (no folder).
+    public var file: String
+    /// The CSV columns, in order; the CSV header repeats the names.
+    public var columns: [Column]
+    /// Data rows in the file (the header line not counted).
+    public var rows: Int64
+    /// Size of the compressed file in bytes.
+    public var bytes: Int64
+    /// SHA-256 of the compressed file, lower-case hex.
+    public var sha256: String
+    public var minID: Int64?
+    public var maxID: Int64?
+    /// Range of the rows' `created_at`, as PostgreSQL wrote them.
+    public var minCreatedAt: String?
+    public var maxCreatedAt: String?
+    /// What selected the rows (`completed before 2026-11-22 03:00:00+00`).
+    public var selection: String
+    public var job: String
+    public var runID: Int64
+    public var batch: Int
+    /// When the file was written (UTC, ISO 8601).
+    public var writtenAt: String
+
+    public static let formatName = "pgsweep-archive"
+    public static let currentFormatVersion = 1
+    /// The manifest's file name beside a data file.
+    public static func path(for dataPath: String) -> String { dataPath + ".manifest.json" }
+
+    public init(
+        pgsweepVersion: String, table: String, file: String, columns: [Column], rows: Int64, bytes: Int64, sha256: String,
+        minID: Int64?, maxID: Int64?, minCreatedAt: String?, maxCreatedAt: String?, selection: String, job: String,
+        runID: Int64, batch: Int, writtenAt: String
+    ) {
+        self.pgsweepVersion = pgsweepVersion
+        self.table = table
+        self.file = file
+        self.columns = columns
+        self.rows = rows
+        self.bytes = bytes
+        self.sha256 = sha256
+        self.minID = minID
+        self.maxID = maxID
+        self.minCreatedAt = minCreatedAt
+        self.maxCreatedAt = maxCreatedAt
+        self.selection = selection
+        self.job = job
+        self.runID = runID
+        self.batch = batch
+        self.writtenAt = writtenAt
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case format, formatVersion = "format_version", pgsweepVersion = "pgsweep_version", table, file, columns, rows, bytes,
+            sha256, minID = "min_id", maxID = "max_id", minCreatedAt = "min_created_at", maxCreatedAt = "max_created_at",
+            selection, job, runID = "run_id", batch, writtenAt = "written_at"
+    }
+
+    /// The manifest as pretty JSON.
+    public func encoded() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return try encoder.encode(self)
+    }
+
+    /// Reads the manifest at `path`, refusing formats it does not know.
+    public static func read(path: String, dataPath: String) throws -> ArchiveManifest {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ArchiveError(.missingManifest, path: dataPath, "manifest \(path) is missing")
+        }
+        struct Header: Decodable {
+            var format: String?
+            var formatVersion: Int?
+            enum CodingKeys: String, CodingKey { case format, formatVersion = "format_version" }
+        }
+        guard let header = try? JSONDecoder().decode(Header.self, from: data), header.format == formatName,
+            let version = header.formatVersion
+        else {
+            throw ArchiveError(.damaged, path: dataPath, "manifest \(path) is not a pgsweep archive manifest")
+        }
+        guard version <= currentFormatVersion else {
+            throw ArchiveError(
+                .unsupportedVersion, path: dataPath,
+                "written in archive format \(version); this pgsweep reads up to \(currentFormatVersion), so upgrade pgsweep to restore it")
+        }
+        do {
+            return try JSONDecoder().decode(ArchiveManifest.self, from: data)
+        } catch {
+            throw ArchiveError(.damaged, path: dataPath, "manifest \(path) is incomplete: \(error)")
+        }
+    }
+}

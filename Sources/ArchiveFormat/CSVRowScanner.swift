@@ -1,0 +1,105 @@
+/// Walks CSV as PostgreSQL's `COPY ... (FORMAT csv, HEADER)` writes it, in chunks of any
+/// size, counting rows and picking out chosen columns; nothing else is kept in memory.
+///
+/// Fields are separated by commas and rows by newlines; a quoted field may hold commas,
+/// newlines and doubled quotes. An unquoted empty field is NULL (`nil`), a quoted one is
+/// the empty string.
+public struct CSVRowScanner {
+    /// The header's column names, once the first line is read.
+    public private(set) var header: [String]?
+    /// Data rows seen so far (the header not counted).
+    public private(set) var rows: Int64 = 0
+
+    private let capture: [Int]
+    private var field = 0
+    private var inQuotes = false
+    private var quoteSeen = false
+    private var wasQuoted = false
+    private var fieldStarted = false
+    private var buffer: [UInt8] = []
+    private var captured: [String?]
+    private var headerFields: [String] = []
+
+    /// A scanner that reports the values of columns `capture` (by position) for each row.
+    public init(capture: [Int]) {
+        self.capture = capture
+        captured = Array(repeating: nil, count: capture.count)
+    }
+
+    /// Scans `bytes`; `onRow` gets the captured values of each complete data row.
+    public mutating func consume(_ bytes: UnsafeRawBufferPointer, onRow: ([String?]) throws -> Void) throws {
+        for byte in bytes {
+            if inQuotes {
+                if byte == 0x22 {  // "
+                    inQuotes = false
+                    quoteSeen = true
+                } else if keeping {
+                    buffer.append(byte)
+                }
+                continue
+            }
+            switch byte {
+            case 0x22:
+                if quoteSeen {  // a doubled quote inside a quoted field
+                    if keeping { buffer.append(0x22) }
+                    quoteSeen = false
+                }
+                inQuotes = true
+                wasQuoted = true
+                fieldStarted = true
+            case 0x2C:  // ,
+                endField()
+            case 0x0A:  // \n
+                endField()
+                try endRow(onRow)
+            default:
+                quoteSeen = false
+                fieldStarted = true
+                if keeping { buffer.append(byte) }
+            }
+        }
+    }
+
+    /// Checks the data ended at a row boundary.
+    public func finish() throws(CSVError) {
+        if inQuotes || fieldStarted || field != 0 {
+            throw CSVError(message: "the data ends inside a row (after \(rows) complete rows)")
+        }
+        if header == nil { throw CSVError(message: "the data has no header line") }
+    }
+
+    private var keeping: Bool { header == nil || capture.contains(field) }
+
+    private mutating func endField() {
+        if keeping {
+            let value: String? = !wasQuoted && buffer.isEmpty ? nil : String(decoding: buffer, as: UTF8.self)
+            if header == nil {
+                headerFields.append(value ?? "")
+            } else if let slot = capture.firstIndex(of: field) {
+                captured[slot] = value
+            }
+        }
+        buffer.removeAll(keepingCapacity: true)
+        field += 1
+        wasQuoted = false
+        quoteSeen = false
+        fieldStarted = false
+    }
+
+    private mutating func endRow(_ onRow: ([String?]) throws -> Void) throws {
+        if header == nil {
+            header = headerFields
+        } else {
+            rows += 1
+            try onRow(captured)
+        }
+        field = 0
+        for index in captured.indices { captured[index] = nil }
+    }
+}
+
+/// CSV that does not end where a row ends, or has no header.
+public struct CSVError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+}

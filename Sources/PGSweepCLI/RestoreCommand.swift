@@ -1,0 +1,80 @@
+import ArgumentParser
+import Foundation
+import LibPQ
+import PGSweep
+
+extension PGSweepRoot {
+    /// `pgsweep restore PATH... [--flow NAME] [--from T] [--to T] [--into TABLE] [--dry-run]`.
+    struct Restore: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Put archived rows back into the table.",
+            discussion: """
+                Every file is checked first (SHA-256, zstd frames, row count, columns); if any is \
+                damaged nothing is inserted (exit 4). Each file is then inserted in its own \
+                transaction with ON CONFLICT (id) DO NOTHING, so restoring twice changes nothing. \
+                --from/--to filter on created_at.
+                """)
+
+        @OptionGroup var global: GlobalOptions
+
+        @Argument(help: "Archive files, or folders to search.")
+        var paths: [String]
+
+        @Option(help: "Only rows of this flow.")
+        var flow: String?
+
+        @Option(help: "Only rows created at or after this time (ISO 8601).")
+        var from: String?
+
+        @Option(help: "Only rows created before this time (ISO 8601).")
+        var to: String?
+
+        @Option(help: "Insert into this table (same columns) instead of the configured one.")
+        var into: String?
+
+        @Flag(help: "Check and count only; insert nothing.")
+        var dryRun = false
+
+        @Flag(help: "Print JSON.")
+        var json = false
+
+        func run() throws {
+            let context = try CommandContext(options: global)
+            var options = ArchiveRestorer.Options(flow: flow, dryRun: dryRun)
+            for (name, value, keyPath) in [("--from", from, \ArchiveRestorer.Options.from), ("--to", to, \.to)] {
+                guard let value else { continue }
+                guard let date = TimeText.parse(value, zone: context.config.timeZone) else {
+                    throw ValidationError("\(name): expected an ISO 8601 time such as 2026-11-01T00:00:00Z, got \(value.debugDescription)")
+                }
+                options[keyPath: keyPath] = date
+            }
+            if let into {
+                do { options.into = try QualifiedName(parsing: into) } catch let error as PostgresError {
+                    throw ValidationError("--into: \(error.message)")
+                }
+            }
+            let files = try ArchiveRestorer.files(in: paths)
+            guard !files.isEmpty else { throw ValidationError("no archive files (*.csv.zst) in \(paths.joined(separator: ", "))") }
+            let connection = try context.connect()
+            let bar = ProgressBar.onTerminal()
+            bar?.start("restore", total: nil)
+            let results = try ArchiveRestorer(table: context.config.table, logger: context.logger)
+                .restore(files, options: options, on: connection) { bar?.advance($0) }
+            bar?.end()
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+                print(String(decoding: try encoder.encode(results), as: UTF8.self))
+                return
+            }
+            let table = TextTable(headers: ["file", "rows", "matched", dryRun ? "would insert" : "inserted", "already present"])
+            for result in results {
+                table.add([result.file, String(result.rowsInFile), String(result.matched), String(result.inserted), String(result.alreadyPresent)])
+            }
+            print(table.render())
+            let inserted = results.map(\.inserted).reduce(0, +)
+            let present = results.map(\.alreadyPresent).reduce(0, +)
+            print("\(dryRun ? "would insert" : "inserted") \(inserted) rows; \(present) already present; \(results.count) file(s)")
+        }
+    }
+}
