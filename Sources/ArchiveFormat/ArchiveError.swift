@@ -24,5 +24,5 @@ public struct ArchiveError: Error, Sendable, CustomStringConvertible {
         self.reason = reason
     }
 
-    public var description: String { "\(path): \(reason)" }
+    public var description: String { reason.contains(path) ? reason : "\(path): \(reason)" }
 }

@@ -11,11 +11,11 @@ public struct ArchiveInventory: Sendable {
         case ok
         /// Readable and complete, with no ledger row (the database was not consulted).
         case unchecked
-        /// No ledger row, and every row it holds is still in the table: a leftover of an
-        /// interrupted run; `--repair` removes it.
+        /// No ledger row, and every row it holds is still in the table or in a ledgered file: a
+        /// leftover of an interrupted run; `--repair` removes it.
         case leftover
-        /// No ledger row, but some of its rows are not in the table: keep it (restore it, or
-        /// find out where its ledger row went). Never removed.
+        /// No ledger row, and some of its rows are neither in the table nor in a ledgered file:
+        /// keep it (restore it, or find out where its ledger row went). Never removed.
         case unledgered
         /// The file is damaged, or disagrees with its manifest or its ledger row.
         case damaged
@@ -52,6 +52,7 @@ public struct ArchiveInventory: Sendable {
         }
         var items: [Item] = []
         var seen = Set<String>()
+        let copies = OtherCopies(root: root, table: table, connection: connection, ledger: Array(entries.values))
         for path in files {
             let relative = String(path.dropFirst(root.count).drop { $0 == "/" })
             seen.insert(relative)
@@ -75,18 +76,18 @@ public struct ArchiveInventory: Sendable {
                 } else if connection == nil {
                     item.state = .unchecked
                 } else {
-                    item.state = try rowsStillInTable(path, table: table, connection: connection) ? .leftover : .unledgered
+                    item.state = try copies.covers(path) ? .leftover : .unledgered
                     item.detail = item.state == .leftover
-                        ? "no ledger row; its rows are all still in the table (an interrupted run)"
-                        : "no ledger row, and some of its rows are not in the table: keep this file"
+                        ? "no ledger row; each of its rows is in the table or a ledgered file (an interrupted run)"
+                        : "no ledger row, and some of its rows are nowhere else: keep this file"
                 }
             } catch let error as ArchiveError {
                 item.state = .damaged
                 item.detail = error.reason
-                if entries[relative] == nil, connection != nil, (try? rowsStillInTable(path, table: table, connection: connection)) == true {
-                    // A file cut short before its batch committed: the rows never left the table.
+                if entries[relative] == nil, connection != nil, (try? copies.covers(path)) == true {
+                    // A file cut short before its batch committed: its rows are safe elsewhere.
                     item.state = .leftover
-                    item.detail = "\(error.reason); no ledger row and its rows are all in the table (an interrupted run)"
+                    item.detail = "\(error.reason); no ledger row, and each of its rows is in the table or a ledgered file"
                 }
             }
             items.append(item)
@@ -101,35 +102,6 @@ public struct ArchiveInventory: Sendable {
         }
         items.sort { $0.file < $1.file }
         return ArchiveInventory(root: root, items: items)
-    }
-
-    /// True when every id in the file (as far as it can be read) is present in `table`.
-    /// A file whose data cannot be read at all counts as not provable, so false.
-    static func rowsStillInTable(_ path: String, table: QualifiedName?, connection: Connection?) throws -> Bool {
-        guard let table, let connection else { return false }
-        var scanner = CSVRowScanner(capture: [0])
-        var pending: [Int64] = []
-        var missing = false
-        func check() throws {
-            guard !pending.isEmpty else { return }
-            let found = try connection.query("SELECT count(*) FROM \(table.quoted) WHERE id = ANY($1::bigint[])", [pending.map { Int($0) }])[0]
-                .decode(Int64.self, at: 0) ?? 0
-            if found != Int64(pending.count) { missing = true }
-            pending.removeAll(keepingCapacity: true)
-        }
-        var readable = true
-        do {
-            try ArchiveFileReader.stream(path) { bytes in
-                try scanner.consume(bytes) { values in
-                    if let text = values[0], let id = Int64(text) { pending.append(id) }
-                    if pending.count >= 10_000 { try check() }
-                }
-            }
-        } catch {
-            readable = scanner.rows > 0  // a truncated stream still names the rows it had
-        }
-        try check()
-        return readable && !missing
     }
 
     /// Removes leftovers (data file, manifest, temporary files) and fsyncs their folders.

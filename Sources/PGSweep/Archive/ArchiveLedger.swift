@@ -32,16 +32,19 @@ public struct ArchiveLedger {
         public var job: String
         public var runID: Int64?
         public var createdAt: Date
+        public var minID: Int64?
+        public var maxID: Int64?
     }
 
     /// Every ledger row, oldest first.
     public func entries(on connection: Connection) throws -> [Entry] {
-        try connection.query("SELECT file, row_count, bytes, sha256, job, run_id, created_at FROM \(table) ORDER BY id").map {
+        try connection.query("SELECT file, row_count, bytes, sha256, job, run_id, created_at, min_id, max_id FROM \(table) ORDER BY id").map {
             Entry(
                 file: try $0.decode(String.self, at: 0)!, rows: try $0.decode(Int64.self, at: 1)!,
                 bytes: try $0.decode(Int64.self, at: 2)!, sha256: try $0.decode(String.self, at: 3)!,
                 job: try $0.decode(String.self, at: 4)!, runID: try $0.decode(Int64.self, at: 5),
-                createdAt: try $0.decode(Date.self, at: 6)!)
+                createdAt: try $0.decode(Date.self, at: 6)!, minID: try $0.decode(Int64.self, at: 7),
+                maxID: try $0.decode(Int64.self, at: 8))
         }
     }
 }

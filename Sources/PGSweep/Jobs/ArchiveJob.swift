@@ -42,7 +42,8 @@ struct ArchiveJob: ExplainableJob {
                 return BatchQuery(
                     title: "archive \(kind.rawValue) rows, \(pass.filter.description), \(selection(kind, pass: pass, now: context.startedAt))",
                     sql: statement, parameters: [], setup: flowSetup(pass.filter),
-                    acceptableIndexes: kind == .completed ? ["cleanup_timestamps"] : ["cleanup_timestamps", "failed_retry"])
+                    acceptableIndexes: (kind == .completed ? ["cleanup_timestamps"] : ["cleanup_timestamps", "failed_retry"])
+                        + pass.filter.flowIndexes)
             }
         }
     }
@@ -163,7 +164,7 @@ struct ArchiveJob: ExplainableJob {
         let copied = try connection.copyOut("COPY (\(statement)) TO STDOUT (FORMAT csv, HEADER)") { bytes in
             try writer.write(bytes)
             chunks += 1
-            if chunks == 2 { FaultInjection.point("archive-mid-stream") }
+            if chunks == 1 { FaultInjection.point("archive-mid-stream") }
         }
         guard copied > 0 else { return (0, 0) }  // nothing left: the writer removes its temporary file
         let (bytes, sha256, header) = try writer.finish()

@@ -32,6 +32,13 @@ public enum FlowFilter: Sendable, Equatable {
         }
     }
 
+    /// Indexes (by suffix) a batch limited to named flows may also use: PostgreSQL can reach
+    /// a few flows' rows through the flow-leading indexes as well as through the job's own.
+    var flowIndexes: [String] {
+        if case .only = self { return ["flow_name_status", "monitoring"] }
+        return []
+    }
+
     /// `parameters` plus the flow list, when the filter has one; pair with
     /// `condition(parameter: parameters.count + 1)`.
     func appending(to parameters: [(any PostgresBindable)?]) -> [(any PostgresBindable)?] {

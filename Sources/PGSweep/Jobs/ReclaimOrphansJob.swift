@@ -57,7 +57,7 @@ struct ReclaimOrphansJob: ExplainableJob {
             title: "reclaim orphans, \(pass.filter.description), claimed before \(pass.settings.claimedBefore) ago",
             sql: sql,
             parameters: pass.filter.appending(to: [cutoff, batchSize, pass.settings.maxRetries, pass.settings.claimedBefore.description]),
-            setup: [], acceptableIndexes: ["processing_claimed_at"])
+            setup: [], acceptableIndexes: ["processing_claimed_at"] + pass.filter.flowIndexes)
     }
 
     func run(_ context: JobContext) throws -> JobResult {

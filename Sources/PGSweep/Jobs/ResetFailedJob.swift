@@ -49,7 +49,7 @@ struct ResetFailedJob: ExplainableJob {
         return BatchQuery(
             title: "reset failed rows, \(pass.filter.description), retry_count < \(pass.settings.maxRetries)",
             sql: sql, parameters: pass.filter.appending(to: [pass.settings.maxRetries, cutoff, batchSize]),
-            setup: [], acceptableIndexes: ["failed_retry", "status_created_at"])
+            setup: [], acceptableIndexes: ["failed_retry", "status_created_at"] + pass.filter.flowIndexes)
     }
 
     func run(_ context: JobContext) throws -> JobResult {
