@@ -11,6 +11,8 @@ public struct CSVRowScanner {
     public private(set) var rows: Int64 = 0
 
     private let capture: [Int]
+    /// Whether the current field's bytes are kept (the header's, or a captured column's).
+    private var keeping = true
     private var field = 0
     private var inQuotes = false
     private var quoteSeen = false
@@ -28,7 +30,21 @@ public struct CSVRowScanner {
 
     /// Scans `bytes`; `onRow` gets the captured values of each complete data row.
     public mutating func consume(_ bytes: UnsafeRawBufferPointer, onRow: ([String?]) throws -> Void) throws {
-        for byte in bytes {
+        var index = 0
+        let count = bytes.count
+        while index < count {
+            let byte = bytes[index]
+            index += 1
+            if !keeping {
+                // Most bytes belong to fields nobody asked for: skip to the next byte that matters.
+                if inQuotes {
+                    if byte != 0x22 { continue }
+                } else if byte != 0x22 && byte != 0x2C && byte != 0x0A {
+                    quoteSeen = false
+                    fieldStarted = true
+                    continue
+                }
+            }
             if inQuotes {
                 if byte == 0x22 {  // "
                     inQuotes = false
@@ -68,8 +84,6 @@ public struct CSVRowScanner {
         if header == nil { throw CSVError(message: "the data has no header line") }
     }
 
-    private var keeping: Bool { header == nil || capture.contains(field) }
-
     private mutating func endField() {
         if keeping {
             let value: String? = !wasQuoted && buffer.isEmpty ? nil : String(decoding: buffer, as: UTF8.self)
@@ -81,6 +95,7 @@ public struct CSVRowScanner {
         }
         buffer.removeAll(keepingCapacity: true)
         field += 1
+        keeping = header == nil || capture.contains(field)
         wasQuoted = false
         quoteSeen = false
         fieldStarted = false
@@ -94,6 +109,7 @@ public struct CSVRowScanner {
             try onRow(captured)
         }
         field = 0
+        keeping = capture.contains(0)
         for index in captured.indices { captured[index] = nil }
     }
 }

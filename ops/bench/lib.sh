@@ -10,7 +10,7 @@ pgsweep="$bin_dir/pgsweep"
 bench_dir=$(mktemp -d /tmp/pgsweep-bench.XXXXXX)
 chmod 0755 "$bench_dir"
 if [[ -z "${DATABASE_URL:-}" ]]; then
-  eval "$(bash ops/pglocal start "$bench_dir/pg")"
+  eval "$(PGLOCAL_DURABLE=1 bash ops/pglocal start "$bench_dir/pg")"
   trap 'bash ops/pglocal destroy "$bench_dir/pg"; rm -rf "$bench_dir"' EXIT
   psql -qX -h "$PGHOST" -p "$PGPORT" -U postgres -d postgres -c "CREATE DATABASE bench" >/dev/null
   export DATABASE_URL="host=$PGHOST port=$PGPORT user=postgres dbname=bench"

@@ -64,6 +64,10 @@ extension ConfigLoader {
             default: if JobLimits.keys.contains(key) { limits.read(key, child) }
             }
         }
+        if type == .archive && !limits.batchSizeSet {
+            // Archive batches are files: bigger ones mean fewer fsyncs and files.
+            limits.batchSize = 50_000
+        }
         if !entries.contains(where: { $0.key == "schedule" }) {
             value.problem("missing required key \"schedule\" (a cron expression such as \"*/5 * * * *\")")
         }

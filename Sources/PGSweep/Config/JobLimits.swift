@@ -1,7 +1,10 @@
 /// How much work one run of a job may do, and how it waits; set under `defaults:` or on a job.
 public struct JobLimits: Sendable, Equatable {
-    /// `batch_size` (int, default: 5000): rows per batch; each batch is its own transaction.
+    /// `batch_size` (int, default: 5000; for `archive` 50000, one file per batch): rows per
+    /// batch; each batch is its own transaction.
     public var batchSize: Int = 5000
+    /// True when the configuration set `batch_size` (in `defaults` or on the job).
+    var batchSizeSet = false
     /// `max_runtime` (duration, default: 10m): no new batch starts after this.
     public var maxRuntime: ConfigDuration = .seconds(600)
     /// `pause` (duration, default: 0s): wait between batches (with a little jitter).
@@ -24,7 +27,9 @@ public struct JobLimits: Sendable, Equatable {
 
     mutating func read(_ key: String, _ value: ConfigValue) {
         switch key {
-        case "batch_size": batchSize = value.positiveInt() ?? batchSize
+        case "batch_size":
+            batchSize = value.positiveInt() ?? batchSize
+            batchSizeSet = true
         case "max_runtime": maxRuntime = value.duration() ?? maxRuntime
         case "pause": pause = value.duration(allowZero: true) ?? pause
         case "max_retries": maxRetries = value.nonNegativeInt() ?? maxRetries
