@@ -16,9 +16,17 @@ extension PGSweepRoot {
         @Flag(help: "Print JSON.")
         var json = false
 
+        @Flag(help: "Also measure each index of the table: size, bloat (pgstatindex, else an estimate), valid.")
+        var indexes = false
+
+        @Flag(help: "With --indexes: use the statistical estimate even where pgstattuple is installed.")
+        var estimate = false
+
         func run() throws {
             let context = try CommandContext(options: global)
-            let status = try QueueStatus.read(config: context.config, flow: flow, on: try context.connect())
+            let connection = try context.connect()
+            var status = try QueueStatus.read(config: context.config, flow: flow, on: connection)
+            if indexes { status.indexes = try IndexBloat.measure(table: context.config.table, on: connection, preferEstimate: estimate) }
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -47,6 +55,17 @@ extension PGSweepRoot {
             print(flows.render())
             if let first = status.flows.first {
                 print("(orphans: processing and claimed more than \(first.orphanThreshold) ago; retries used up: retry_count >= \(first.maxRetries))")
+            }
+            if let measured = status.indexes {
+                print("\nindexes")
+                let table = TextTable(headers: ["index", "size", "bloat", "method", "valid"])
+                for index in measured {
+                    table.add([
+                        index.name, ByteSize.format(index.sizeBytes), index.bloat.map { String(format: "%.0f%%", $0 * 100) } ?? "?",
+                        index.method.rawValue, index.valid ? "yes" : "NO",
+                    ])
+                }
+                print(table.render())
             }
             guard !status.lastRuns.isEmpty else { return }
             print("\nlast runs")

@@ -31,6 +31,8 @@ public struct QueueStatus: Sendable, Encodable {
     public var at: Date
     public var flows: [Flow]
     public var lastRuns: [LastRun]
+    /// Each index of the table, when asked for (`status --indexes`).
+    public var indexes: [IndexBloat]?
 
     /// Reads the status. Thresholds come from the configuration: the orphan age from the
     /// `reclaim_orphans` job (per flow, when it has overrides), `max_retries` from the

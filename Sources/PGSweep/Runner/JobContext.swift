@@ -58,16 +58,7 @@ enum JobFactory {
         case .analyze(let settings): return AnalyzeJob(definition: definition, settings: settings)
         case .reclaimOrphans(let settings): return ReclaimOrphansJob(definition: definition, settings: settings)
         case .resetFailed(let settings): return ResetFailedJob(definition: definition, settings: settings)
-        default: return UnavailableJob(definition: definition)
+        case .reindex(let settings): return ReindexJob(definition: definition, settings: settings)
         }
-    }
-}
-
-/// A job type this build cannot run yet; each run fails with a clear message.
-struct UnavailableJob: MaintenanceJob {
-    let definition: JobDefinition
-
-    func run(_ context: JobContext) throws -> JobResult {
-        throw PGSweepError.jobUnavailable(definition.type.rawValue)
     }
 }

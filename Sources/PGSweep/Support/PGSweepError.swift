@@ -10,8 +10,6 @@ public enum PGSweepError: Error, Sendable, CustomStringConvertible {
     case usage(String)
     /// pgsweep's own schema is missing or older than this build needs.
     case schemaNotApplied(found: Int, expected: Int)
-    /// A job type this build cannot run yet.
-    case jobUnavailable(String)
     /// The archive file system has less free space than `archive.min_free_space`.
     case archiveSpace(directory: String, free: Int64, required: Int64)
 
@@ -36,8 +34,6 @@ public enum PGSweepError: Error, Sendable, CustomStringConvertible {
                 : "pgsweep's schema is at version \(found), this pgsweep needs \(expected); run `pgsweep schema apply`"
         case .archiveSpace(let directory, let free, let required):
             return "archive directory \(directory) has \(ByteSize.format(free)) free, less than archive.min_free_space \(ByteSize.format(required)); nothing was archived"
-        case .jobUnavailable(let type):
-            return "job type \(type) is not available in pgsweep \(PGSweepVersion.current) yet"
         }
     }
 }
