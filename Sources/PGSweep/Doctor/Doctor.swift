@@ -55,6 +55,57 @@ public struct Doctor {
                     : "version \(report.ownSchemaVersion) of \(report.ownSchemaCurrentVersion)"))
         checks.append(try pgstattupleCheck(on: connection))
         checks.append(archiveDirectoryCheck())
+        if report.tableExists { checks += try privilegeChecks(on: connection) }
+        return checks
+    }
+
+    /// One check per configured job: can the connected role run it, and if not, why.
+    func privilegeChecks(on connection: Connection) throws -> [Check] {
+        let maintain = connection.serverVersion >= 170000 ? "has_table_privilege($1, 'MAINTAIN')" : "false"
+        let row = try connection.query(
+            """
+            SELECT has_table_privilege($1, 'SELECT'), has_table_privilege($1, 'UPDATE'),
+                   has_table_privilege($1, 'DELETE'), has_table_privilege($1, 'INSERT'),
+                   pg_has_role(current_user, (SELECT relowner FROM pg_class WHERE oid = to_regclass($1)), 'USAGE')
+                       OR \(maintain),
+                   pg_has_role(current_user, 'pg_stat_scan_tables', 'USAGE'),
+                   (SELECT rolsuper FROM pg_roles WHERE rolname = current_user),
+                   coalesce((SELECT has_schema_privilege(current_user, nspname, 'USAGE')
+                             FROM pg_namespace WHERE nspname = $2), false),
+                   current_user
+            """, [config.table.quoted, config.schema])[0]
+        let select = try row.decode(Bool.self, at: 0) ?? false
+        let update = try row.decode(Bool.self, at: 1) ?? false
+        let delete = try row.decode(Bool.self, at: 2) ?? false
+        let insert = try row.decode(Bool.self, at: 3) ?? false
+        let maintains = try row.decode(Bool.self, at: 4) ?? false
+        let scans = try row.decode(Bool.self, at: 5) ?? false
+        let superuser = try row.decode(Bool.self, at: 6) ?? false
+        let ownSchema = try row.decode(Bool.self, at: 7) ?? false
+        let role = try row.decode(String.self, at: 8) ?? "?"
+        var checks: [Check] = []
+        for job in config.jobs {
+            var missing: [String] = []
+            switch job.type {
+            case .reclaimOrphans, .resetFailed:
+                if !select || !update { missing.append("SELECT and UPDATE on \(config.table)") }
+            case .archive:
+                if !select || !delete { missing.append("SELECT and DELETE on \(config.table)") }
+            case .analyze:
+                if !maintains { missing.append("ownership of \(config.table) (membership in its owner role) or, from PostgreSQL 17, MAINTAIN") }
+            case .reindex:
+                if !maintains { missing.append("ownership of \(config.table) (membership in its owner role) or, from PostgreSQL 17, MAINTAIN") }
+            }
+            if !ownSchema { missing.append("USAGE on schema \(config.schema) (run `pgsweep schema apply`)") }
+            var detail = missing.isEmpty ? "\(role) can run it" : "\(role) cannot run it: needs \(missing.joined(separator: "; "))"
+            if missing.isEmpty, job.type == .reindex, !scans, !superuser {
+                detail += " (without pg_stat_scan_tables bloat is estimated, not measured)"
+            }
+            checks.append(Check(name: "job \(job.name)", outcome: missing.isEmpty ? .ok : .problem, detail: detail))
+        }
+        if !insert {
+            checks.append(Check(name: "restore", outcome: .warning, detail: "\(role) cannot restore: needs INSERT on \(config.table)"))
+        }
         return checks
     }
 
