@@ -48,8 +48,7 @@ extension ConfigLoader {
         case .analyze: settingsKeys = AnalyzeSettings.keys
         case .reindex: settingsKeys = ReindexSettings.keys
         }
-        let flowKeys = type.touchesRows ? ["flows", "flow_overrides"] : []
-        let allowed = ["type", "schedule", "enabled"] + JobLimits.keys + settingsKeys + flowKeys
+        let allowed = jobKeys.filter { type.touchesRows || !["flows", "flow_overrides"].contains($0) } + JobLimits.keys + settingsKeys
         let entries = value.mapping(allowed: allowed) ?? []
 
         var limits = defaults

@@ -4,6 +4,37 @@ import Yams
 
 /// Reads and validates a `jobs.yaml` file.
 public enum ConfigLoader {
+    /// Keys under `database:`, `archive:` and `metrics:`.
+    static let databaseKeys = ["url", "statement_timeout", "lock_timeout"]
+    static let archiveKeys = ["directory", "compression_level", "min_free_space"]
+    static let metricsKeys = ["textfile", "pushgateway"]
+    /// Keys of a job besides the limits and the type's own keys.
+    static let jobKeys = ["type", "schedule", "enabled", "flows", "flow_overrides"]
+
+    /// Every configuration key as the README's reference names it, one per table row:
+    /// `database.url`, `defaults.batch_size`, `jobs.<name>.schedule`,
+    /// `claimed_before (reclaim_orphans)`... A test keeps the two in step.
+    public static var referenceKeys: Set<String> {
+        var keys: Set<String> = ["table", "schema", "timezone", "history_retention", "jobs.<name>", "jobs.<name>.<any defaults key>"]
+        keys.formUnion(databaseKeys.map { "database.\($0)" })
+        keys.formUnion(archiveKeys.map { "archive.\($0)" })
+        keys.formUnion(metricsKeys.map { "metrics.\($0)" })
+        keys.formUnion(JobLimits.keys.map { "defaults.\($0)" })
+        keys.formUnion(jobKeys.map { "jobs.<name>.\($0)" })
+        for type in JobType.allCases {
+            let own: [String]
+            switch type {
+            case .reclaimOrphans: own = ReclaimOrphansSettings.keys
+            case .resetFailed: own = ResetFailedSettings.keys
+            case .archive: own = ArchiveSettings.keys
+            case .analyze: own = AnalyzeSettings.keys
+            case .reindex: own = ReindexSettings.keys
+            }
+            keys.formUnion(own.map { "\($0) (\(type.rawValue))" })
+        }
+        return keys
+    }
+
     /// Top-level keys of the file.
     static let topLevelKeys = [
         "database", "table", "schema", "timezone", "archive", "metrics", "history_retention", "defaults", "jobs",
@@ -92,7 +123,7 @@ public enum ConfigLoader {
     }
 
     private static func readDatabase(_ value: ConfigValue, into settings: inout PGSweepConfig.DatabaseSettings) {
-        for (key, child) in value.mapping(allowed: ["url", "statement_timeout", "lock_timeout"]) ?? [] {
+        for (key, child) in value.mapping(allowed: databaseKeys) ?? [] {
             switch key {
             case "url": settings.url = child.string(expected: "a libpq connection string or URI")
             case "statement_timeout":
@@ -104,7 +135,7 @@ public enum ConfigLoader {
     }
 
     private static func readMetrics(_ value: ConfigValue, into settings: inout PGSweepConfig.MetricsSettings) {
-        for (key, child) in value.mapping(allowed: ["textfile", "pushgateway"]) ?? [] {
+        for (key, child) in value.mapping(allowed: metricsKeys) ?? [] {
             switch key {
             case "textfile": settings.textfile = child.parsed("a file path") { $0.isEmpty ? nil : $0 }
             default:
@@ -118,7 +149,7 @@ public enum ConfigLoader {
     }
 
     private static func readArchive(_ value: ConfigValue, into settings: inout PGSweepConfig.ArchiveStorage, file: String) {
-        for (key, child) in value.mapping(allowed: ["directory", "compression_level", "min_free_space"]) ?? [] {
+        for (key, child) in value.mapping(allowed: archiveKeys) ?? [] {
             switch key {
             case "directory":
                 if let text = child.string(expected: "a directory path") {
