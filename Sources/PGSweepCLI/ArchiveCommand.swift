@@ -35,9 +35,7 @@ extension PGSweepRoot {
 
             static func print(_ inventory: ArchiveInventory, json: Bool) throws {
                 if json {
-                    let encoder = JSONEncoder()
-                    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                    Swift.print(String(decoding: try encoder.encode(inventory.items), as: UTF8.self))
+                    try JSONOutput.print(inventory.items)
                     return
                 }
                 let table = TextTable(headers: ["file", "state", "rows", "bytes", "created from", "created to", "detail"])

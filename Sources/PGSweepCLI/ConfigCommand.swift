@@ -44,10 +44,8 @@ extension PGSweepRoot {
                         next: job.schedule.fireTimes(after: start, count: count, in: zone).map(formatter.string(from:)))
                 }
                 if json {
-                    let encoder = JSONEncoder()
-                    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                    let document = ConfigReport(file: context.config.file, timezone: context.config.timeZoneName, from: formatter.string(from: start), jobs: report)
-                    print(String(decoding: try encoder.encode(document), as: UTF8.self))
+                    try JSONOutput.print(ConfigReport(
+                        file: context.config.file, timezone: context.config.timeZoneName, from: formatter.string(from: start), jobs: report))
                     return
                 }
                 print("\(context.config.file): valid; \(report.count) job\(report.count == 1 ? "" : "s"), times in \(context.config.timeZoneName)")

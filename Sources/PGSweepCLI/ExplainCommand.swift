@@ -24,9 +24,7 @@ extension PGSweepRoot {
             }
             let explained = try Explainer(config: context.config, logger: context.logger).explain(selected, on: try context.connect())
             if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                print(String(decoding: try encoder.encode(explained), as: UTF8.self))
+                try JSONOutput.print(explained)
             } else {
                 for job in explained {
                     print("== \(job.job) (\(job.type))")

@@ -27,10 +27,7 @@ extension PGSweepRoot {
             let connection = try context.connect()
             let runs = try RunHistory(schema: context.config.schema).recent(on: connection, job: job, limit: limit)
             if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-                encoder.dateEncodingStrategy = .iso8601
-                print(String(decoding: try encoder.encode(runs), as: UTF8.self))
+                try JSONOutput.print(runs)
                 return
             }
             let table = TextTable(headers: ["id", "job", "status", "scheduled for", "started", "duration", "rows", "bytes", "error"])

@@ -62,9 +62,7 @@ extension PGSweepRoot {
                 .restore(files, options: options, on: connection) { bar?.advance($0) }
             bar?.end()
             if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                print(String(decoding: try encoder.encode(results), as: UTF8.self))
+                try JSONOutput.print(results)
                 return
             }
             let table = TextTable(headers: ["file", "rows", "matched", dryRun ? "would insert" : "inserted", "already present"])

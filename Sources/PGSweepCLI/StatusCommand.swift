@@ -28,10 +28,7 @@ extension PGSweepRoot {
             var status = try QueueStatus.read(config: context.config, flow: flow, on: connection)
             if indexes { status.indexes = try IndexBloat.measure(table: context.config.table, on: connection, preferEstimate: estimate) }
             if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-                encoder.dateEncodingStrategy = .iso8601
-                print(String(decoding: try encoder.encode(status), as: UTF8.self))
+                try JSONOutput.print(status)
                 return
             }
             print("\(status.table) at \(TextTable.time(status.at))")

@@ -124,27 +124,18 @@ struct ArchiveJob: ExplainableJob {
         }
         context.onEstimate?(try estimate(passes, context: context))
         var batch = 0
-        let runID = context.runID
-        for pass in passes {
-            for kind in [Kind.completed, .failed] {
-                let outcome = try BatchLoop.run(context) { connection, size in
-                    batch += 1
-                    let written = try archiveBatch(
-                        kind, pass: pass, size: size, batch: batch, runID: runID, columns: columns, connection: connection,
-                        context: context)
-                    result.bytesWritten += written.bytes
-                    return written.rows
-                }
-                result.rows["archived_\(kind.rawValue)", default: 0] += outcome.rows
-                result.batches += outcome.batches
-                context.logger.info(
-                    "pass done",
-                    metadata: ["flows": .string(pass.filter.description), "kind": .string(kind.rawValue),
-                               "rows": .stringConvertible(outcome.rows), "stop": .string(outcome.stop.rawValue)])
-                if outcome.stop == .shutdown { result.interrupted = true }
-                if outcome.stop != .exhausted { return result }
-            }
+        let work = passes.flatMap { pass in [Kind.completed, .failed].map { (pass, $0) } }
+        var bytes: Int64 = 0
+        try BatchLoop.runPasses(work, describe: { "\($0.1.rawValue) rows, \($0.0.filter.description)" }, context, into: &result) {
+            step, connection, size in
+            batch += 1
+            let written = try archiveBatch(
+                step.1, pass: step.0, size: size, batch: batch, runID: context.runID, columns: columns, connection: connection,
+                context: context)
+            bytes += written.bytes
+            return ["archived_\(step.1.rawValue)": written.rows]
         }
+        result.bytesWritten = bytes
         return result
     }
 

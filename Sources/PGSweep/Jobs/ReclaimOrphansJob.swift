@@ -62,42 +62,27 @@ struct ReclaimOrphansJob: ExplainableJob {
 
     func run(_ context: JobContext) throws -> JobResult {
         var result = JobResult()
-        for pass in FlowPass.passes(settings, flows: definition.flows) {
-            let cutoff = context.startedAt.addingTimeInterval(-pass.settings.claimedBefore.seconds)
-            if context.dryRun {
+        let passes = FlowPass.passes(settings, flows: definition.flows)
+        let cutoff = { (pass: FlowPass<ReclaimOrphansSettings>) in
+            context.startedAt.addingTimeInterval(-pass.settings.claimedBefore.seconds)
+        }
+        if context.dryRun {
+            for pass in passes {
                 let counts = try context.connection.query(
                     """
                     SELECT count(*) FILTER (WHERE retry_count < $2), count(*) FILTER (WHERE retry_count >= $2)
                     FROM \(definition.tableName)
                     WHERE status = 'processing' AND claimed_at < $1\(pass.filter.condition(parameter: 3).map { " AND \($0)" } ?? "")
-                    """, pass.filter.appending(to: [cutoff, pass.settings.maxRetries]))[0]
+                    """, pass.filter.appending(to: [cutoff(pass), pass.settings.maxRetries]))[0]
                 result.rows["reclaimed", default: 0] += try counts.decode(Int64.self, at: 0) ?? 0
                 result.rows["failed", default: 0] += try counts.decode(Int64.self, at: 1) ?? 0
-                continue
             }
-            var reclaimed: Int64 = 0
-            var failed: Int64 = 0
-            let outcome = try BatchLoop.run(context) { connection, size in
-                let query = self.query(pass, cutoff: cutoff, batchSize: size)
-                let row = try connection.query(query.sql, query.parameters)[0]
-                let back = try row.decode(Int64.self, at: 0) ?? 0
-                let exhausted = try row.decode(Int64.self, at: 1) ?? 0
-                reclaimed += back
-                failed += exhausted
-                return back + exhausted
-            }
-            result.rows["reclaimed", default: 0] += reclaimed
-            result.rows["failed", default: 0] += failed
-            result.batches += outcome.batches
-            context.logger.info(
-                "pass done",
-                metadata: ["flows": .string(pass.filter.description), "rows.reclaimed": "\(reclaimed)",
-                           "rows.failed": "\(failed)", "stop": .string(outcome.stop.rawValue)])
-            if outcome.stop == .shutdown {
-                result.interrupted = true
-                break
-            }
-            if outcome.stop == .maxRuntime { break }
+            return result
+        }
+        try BatchLoop.runPasses(passes, describe: \.filter.description, context, into: &result) { pass, connection, size in
+            let query = self.query(pass, cutoff: cutoff(pass), batchSize: size)
+            let row = try connection.query(query.sql, query.parameters)[0]
+            return ["reclaimed": try row.decode(Int64.self, at: 0) ?? 0, "failed": try row.decode(Int64.self, at: 1) ?? 0]
         }
         return result
     }

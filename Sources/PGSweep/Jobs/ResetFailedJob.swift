@@ -54,31 +54,24 @@ struct ResetFailedJob: ExplainableJob {
 
     func run(_ context: JobContext) throws -> JobResult {
         var result = JobResult()
-        for pass in FlowPass.passes(settings, flows: definition.flows) {
-            let cutoff = context.startedAt.addingTimeInterval(-pass.settings.failedBefore.seconds)
-            if context.dryRun {
+        let passes = FlowPass.passes(settings, flows: definition.flows)
+        let cutoff = { (pass: FlowPass<ResetFailedSettings>) in
+            context.startedAt.addingTimeInterval(-pass.settings.failedBefore.seconds)
+        }
+        if context.dryRun {
+            for pass in passes {
                 let count = try context.connection.query(
                     """
                     SELECT count(*) FROM \(definition.tableName)
                     WHERE status = 'failed' AND retry_count < $1 AND updated_at <= $2\(pass.filter.condition(parameter: 3).map { " AND \($0)" } ?? "")
-                    """, pass.filter.appending(to: [pass.settings.maxRetries, cutoff]))[0]
+                    """, pass.filter.appending(to: [pass.settings.maxRetries, cutoff(pass)]))[0]
                 result.rows["reset", default: 0] += try count.decode(Int64.self, at: 0) ?? 0
-                continue
             }
-            let outcome = try BatchLoop.run(context) { connection, size in
-                let query = self.query(pass, cutoff: cutoff, batchSize: size)
-                return try connection.query(query.sql, query.parameters)[0].decode(Int64.self, at: 0) ?? 0
-            }
-            result.rows["reset", default: 0] += outcome.rows
-            result.batches += outcome.batches
-            context.logger.info(
-                "pass done",
-                metadata: ["flows": .string(pass.filter.description), "rows.reset": "\(outcome.rows)", "stop": .string(outcome.stop.rawValue)])
-            if outcome.stop == .shutdown {
-                result.interrupted = true
-                break
-            }
-            if outcome.stop == .maxRuntime { break }
+            return result
+        }
+        try BatchLoop.runPasses(passes, describe: \.filter.description, context, into: &result) { pass, connection, size in
+            let query = self.query(pass, cutoff: cutoff(pass), batchSize: size)
+            return ["reset": try connection.query(query.sql, query.parameters)[0].decode(Int64.self, at: 0) ?? 0]
         }
         return result
     }

@@ -87,3 +87,29 @@ public struct BatchLoop {
         return outcome
     }
 }
+
+extension BatchLoop {
+    /// Runs the batch loop over each pass in turn, adding each batch's counts (by action) to
+    /// `result`, and logging one line per pass. A shutdown or `max_runtime` ends all passes.
+    static func runPasses<Pass>(
+        _ passes: [Pass], describe: (Pass) -> String, _ context: JobContext, into result: inout JobResult,
+        batch: (Pass, Connection, Int) throws -> [String: Int64]
+    ) throws {
+        for pass in passes {
+            var counts: [String: Int64] = [:]
+            let outcome = try run(context) { connection, size in
+                let handled = try batch(pass, connection, size)
+                counts.merge(handled, uniquingKeysWith: +)
+                return handled.values.reduce(0, +)
+            }
+            result.rows.merge(counts, uniquingKeysWith: +)
+            result.batches += outcome.batches
+            var metadata: Logger.Metadata = ["pass": .string(describe(pass)), "stop": .string(outcome.stop.rawValue)]
+            for (action, count) in counts { metadata["rows.\(action)"] = .stringConvertible(count) }
+            context.logger.info("pass done", metadata: metadata)
+            if outcome.stop == .shutdown { result.interrupted = true }
+            if outcome.stop != .exhausted { return }
+        }
+    }
+}
+
