@@ -84,8 +84,9 @@ public struct ArchiveInventory: Sendable {
             } catch let error as ArchiveError {
                 item.state = .damaged
                 item.detail = error.reason
-                if entries[relative] == nil, connection != nil, (try? copies.covers(path)) == true {
-                    // A file cut short before its batch committed: its rows are safe elsewhere.
+                if error.kind == .missingManifest, entries[relative] == nil, connection != nil, (try? copies.covers(path)) == true {
+                    // Killed between publishing the data and its manifest: the data is whole and
+                    // each row is safe elsewhere. Any other damage is never removed by --repair.
                     item.state = .leftover
                     item.detail = "\(error.reason); no ledger row, and each of its rows is in the table or a ledgered file"
                 }

@@ -21,7 +21,7 @@ final class OtherCopies {
     }
 
     /// True when every id the file holds is in the table or in a ledgered file. A file that
-    /// cannot be read at all proves nothing, so false.
+    /// does not read whole proves nothing, so false.
     func covers(_ path: String) throws -> Bool {
         guard let table, let connection else { return false }
         var ids: [Int64] = []
@@ -32,8 +32,9 @@ final class OtherCopies {
                     if let text = values[0], let id = Int64(text) { ids.append(id) }
                 }
             }
+            try scanner.finish()
         } catch {
-            guard !ids.isEmpty else { return false }  // a cut-short file still names the rows it had
+            return false  // a file that does not read whole proves nothing
         }
         var elsewhere = Set<Int64>()
         for start in stride(from: 0, to: ids.count, by: 10_000) {
