@@ -59,22 +59,27 @@ final class ProgressBar: JobObserver, @unchecked Sendable {
     func end() {
         lock.withLock {
             draw(Date())
-            FileHandle.standardError.write(Data("\n".utf8))
+            LineSink.standardError.endStatusLine()
         }
+    }
+
+    /// Sets the expected total, for the ETA.
+    func expect(_ total: Int64) {
+        lock.withLock { self.total = total }
     }
 
     private func draw(_ now: Date) {
         let elapsed = max(now.timeIntervalSince(started), 0.001)
         let rate = Double(done) / elapsed
-        var line = "\r\(label): \(done) rows"
+        var line = "\(label): \(done) rows"
         if let total, total > 0 {
             let share = min(1, Double(done) / Double(total))
             let width = 24
             let filled = Int(share * Double(width))
-            line = "\r\(label) [\(String(repeating: "#", count: filled))\(String(repeating: ".", count: width - filled))] \(done)/~\(total) rows"
+            line = "\(label) [\(String(repeating: "#", count: filled))\(String(repeating: ".", count: width - filled))] \(done)/~\(total) rows"
             if rate > 0, done < total { line += ", ETA \(Int(Double(total - done) / rate))s" }
         }
-        line += ", \(Int(rate)) rows/s   "
-        FileHandle.standardError.write(Data(line.utf8))
+        line += ", \(Int(rate)) rows/s"
+        LineSink.standardError.showStatusLine(line)
     }
 }

@@ -59,7 +59,7 @@ extension PGSweepRoot {
             let bar = ProgressBar.onTerminal()
             bar?.start("restore", total: nil)
             let results = try ArchiveRestorer(table: context.config.table, logger: context.logger)
-                .restore(files, options: options, on: connection) { bar?.advance($0) }
+                .restore(files, options: options, on: connection, total: { bar?.expect($0) }) { bar?.advance($0) }
             bar?.end()
             if json {
                 try JSONOutput.print(results)

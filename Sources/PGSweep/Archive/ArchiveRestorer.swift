@@ -67,7 +67,8 @@ public struct ArchiveRestorer {
     /// Checks every file (SHA-256, frames, row count, columns against the target table)
     /// before any row is inserted; then restores them in order.
     public func restore(
-        _ files: [String], options: Options, on connection: Connection, progress: ((Int64) -> Void)? = nil
+        _ files: [String], options: Options, on connection: Connection, total: ((Int64) -> Void)? = nil,
+        progress: ((Int64) -> Void)? = nil
     ) throws -> [FileResult] {
         let target = options.into ?? table
         let targetColumns = try columns(of: target, on: connection)
@@ -88,6 +89,7 @@ public struct ArchiveRestorer {
             }
         }
         guard problems.isEmpty else { throw ArchiveDamage(problems: problems) }
+        total?(verified.map(\.1.rows).reduce(0, +))
         return try verified.map { file, manifest in
             let result = options.dryRun
                 ? try count(file, manifest: manifest, target: target, options: options, on: connection)

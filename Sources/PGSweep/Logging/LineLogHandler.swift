@@ -40,8 +40,25 @@ public final class LineSink: @unchecked Sendable {
     private let lock = NSLock()
     private let handle: FileHandle?
     private var collected: [String] = []
+    private var statusLineShown = false
 
     public static let standardError = LineSink(handle: FileHandle.standardError)
+
+    /// Draws `text` as a status line that the next log line replaces (a progress bar).
+    public func showStatusLine(_ text: String) {
+        lock.lock()
+        defer { lock.unlock() }
+        handle?.write(Data(("\r\u{1B}[K" + text).utf8))
+        statusLineShown = true
+    }
+
+    /// Ends the status line, leaving it on screen.
+    public func endStatusLine() {
+        lock.lock()
+        defer { lock.unlock() }
+        if statusLineShown { handle?.write(Data("\n".utf8)) }
+        statusLineShown = false
+    }
 
     /// A sink writing to `handle`, or collecting lines in memory when it is nil (tests).
     public init(handle: FileHandle?) { self.handle = handle }
@@ -49,7 +66,13 @@ public final class LineSink: @unchecked Sendable {
     public func write(_ line: String) {
         lock.lock()
         defer { lock.unlock() }
-        if let handle { handle.write(Data(line.utf8)) } else { collected.append(line) }
+        if let handle {
+            // A log line replaces a status line rather than running into it.
+            handle.write(Data(((statusLineShown ? "\r\u{1B}[K" : "") + line).utf8))
+            statusLineShown = false
+        } else {
+            collected.append(line)
+        }
     }
 
     /// Lines collected so far, for a sink without a handle.
