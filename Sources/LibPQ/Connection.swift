@@ -59,10 +59,8 @@ public final class Connection {
         self.noticeSink = NoticeSink(logger: logger)
         PQsetNoticeReceiver(conn, noticeReceiver, Unmanaged.passUnretained(noticeSink).toOpaque())
         do {
-            _ = try execute("SET DateStyle = 'ISO, YMD'")
-            _ = try execute("SET TimeZone = 'UTC'")
-            _ = try execute("SET IntervalStyle = 'postgres'")
-            _ = try execute("SET extra_float_digits = 3")
+            try executeScript(
+                "SET DateStyle = 'ISO, YMD'; SET TimeZone = 'UTC'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 3")
         } catch {
             PQfinish(conn)
             closed = true
