@@ -9,7 +9,6 @@ import LibPQ
 /// retry_count 0 to 4), 5 failed with retries left (retry_count 0 to 2), 4 failed with
 /// retries used up (retry_count 3 to 5). Flows cycle through five names.
 public enum QueueFixture {
-    public static let flows = ["email-send", "video-transcode", "invoice-render", "webhook-deliver", "thumbnail"]
 
     /// Inserts `count` rows (a multiple of 50 keeps the shares exact) and ANALYZEs the table.
     public static func load(_ connection: Connection, count: Int) throws {

@@ -6,6 +6,5 @@ public enum LogKey {
     public static let job = "job"
     public static let runID = "run_id"
     public static let index = "index"
-    public static let table = "table"
     public static let error = "error"
 }
