@@ -91,11 +91,15 @@ public final class ArchiveFileWriter {
 
     /// Renames the data file into place, writes its manifest beside it the same way, and
     /// fsyncs the folder. Both names are created, never replaced.
-    public func publish(manifest: ArchiveManifest) throws {
+    ///
+    /// `between` runs after the data file has its name and before the manifest has its own
+    /// (fault tests stop the process there).
+    public func publish(manifest: ArchiveManifest, between: () -> Void = {}) throws {
         precondition(finished, "publish before finish")
         let folder = (path as NSString).deletingLastPathComponent
         try DurableFiles.publish(temporaryPath, as: path)
         published = true
+        between()
         let manifestPath = ArchiveManifest.path(for: path)
         let manifestTemporary = "\(folder)/.\((manifestPath as NSString).lastPathComponent).tmp"
         let mfd = try DurableFiles.createExclusive(manifestTemporary)

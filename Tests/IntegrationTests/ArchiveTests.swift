@@ -107,7 +107,8 @@ struct ArchiveTests {
     }
 
     @Test("killed at each step of a batch, no row is lost; verify lists only leftovers; the next run completes", arguments: [
-        "archive-mid-stream", "archive-after-fsync", "archive-after-rename", "archive-after-ledger", "batch-after-commit",
+        "archive-mid-stream", "archive-after-fsync", "archive-between-files", "archive-after-rename", "archive-after-ledger",
+        "batch-after-commit",
     ])
     func crashAtEachStep(point: String) async throws {
         try await TestDatabase.with(queueTable: true) { database in

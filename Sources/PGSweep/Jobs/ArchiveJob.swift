@@ -171,7 +171,7 @@ struct ArchiveJob: ExplainableJob {
             minCreatedAt: writer.minCreatedAt, maxCreatedAt: writer.maxCreatedAt,
             selection: selection(kind, pass: pass, now: context.startedAt), job: definition.name, runID: runID, batch: batch,
             writtenAt: PostgresTimestamp.format(Date()))
-        try writer.publish(manifest: manifest)
+        try writer.publish(manifest: manifest) { FaultInjection.point("archive-between-files") }
         FaultInjection.point("archive-after-rename")
         try ArchiveLedger(schema: schema).record(manifest, relativePath: relativePath(path), on: connection)
         FaultInjection.point("archive-after-ledger")

@@ -4,8 +4,8 @@ import Foundation
 /// n-th time the point is reached) in the environment, the process kills itself with
 /// SIGKILL there. Without the variable, nothing happens.
 ///
-/// Points: `archive-mid-stream`, `archive-after-fsync`, `archive-after-rename`,
-/// `archive-after-ledger`, `batch-after-commit`.
+/// Points: `archive-mid-stream`, `archive-after-fsync`, `archive-between-files` (data file
+/// named, manifest not yet), `archive-after-rename`, `archive-after-ledger`, `batch-after-commit`.
 public enum FaultInjection {
     private static let target: (point: String, count: Int)? = {
         guard let value = ProcessInfo.processInfo.environment["PGSWEEP_CRASH_AT"], !value.isEmpty else { return nil }
