@@ -36,14 +36,7 @@ struct CommandContext {
 
     /// The message for a job name the configuration does not have.
     func unknownJobMessage(_ name: String) -> String {
-        let names = config.jobs.map(\.name)
-        var message = "no job named \(name.debugDescription) in \(config.file)"
-        if let suggestion = Spelling.closest(to: name, in: names) {
-            message += "; did you mean \(suggestion.debugDescription)?"
-        } else if !names.isEmpty {
-            message += "; jobs: \(names.joined(separator: ", "))"
-        }
-        return message
+        "no job named \(name.debugDescription) in \(config.file)" + Spelling.hint(for: name, in: config.jobs.map(\.name))
     }
 
     /// Writes and pushes metrics as configured; failures are logged, never fatal.

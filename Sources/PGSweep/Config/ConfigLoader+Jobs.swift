@@ -32,23 +32,12 @@ extension ConfigLoader {
         guard let type = JobType(rawValue: typeText) else {
             var message = "unknown job type \(typeText.debugDescription)"
             let names = JobType.allCases.map(\.rawValue)
-            if let suggestion = Spelling.closest(to: typeText, in: names) {
-                message += "; did you mean \(suggestion.debugDescription)?"
-            } else {
-                message += "; expected one of \(names.joined(separator: ", "))"
-            }
+            message += Spelling.hint(for: typeText, in: names)
             typeValue.problem(message)
             return nil
         }
-        let settingsKeys: [String]
-        switch type {
-        case .reclaimOrphans: settingsKeys = ReclaimOrphansSettings.keys
-        case .resetFailed: settingsKeys = ResetFailedSettings.keys
-        case .archive: settingsKeys = ArchiveSettings.keys
-        case .analyze: settingsKeys = AnalyzeSettings.keys
-        case .reindex: settingsKeys = ReindexSettings.keys
-        }
-        let allowed = jobKeys.filter { type.touchesRows || !["flows", "flow_overrides"].contains($0) } + JobLimits.keys + settingsKeys
+        let allowed = jobKeys.filter { type.touchesRows || !["flows", "flow_overrides"].contains($0) } + JobLimits.keys
+            + type.settingsKeys
         let entries = value.mapping(allowed: allowed) ?? []
 
         var limits = defaults

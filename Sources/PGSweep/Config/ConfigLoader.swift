@@ -22,15 +22,7 @@ public enum ConfigLoader {
         keys.formUnion(JobLimits.keys.map { "defaults.\($0)" })
         keys.formUnion(jobKeys.map { "jobs.<name>.\($0)" })
         for type in JobType.allCases {
-            let own: [String]
-            switch type {
-            case .reclaimOrphans: own = ReclaimOrphansSettings.keys
-            case .resetFailed: own = ResetFailedSettings.keys
-            case .archive: own = ArchiveSettings.keys
-            case .analyze: own = AnalyzeSettings.keys
-            case .reindex: own = ReindexSettings.keys
-            }
-            keys.formUnion(own.map { "\($0) (\(type.rawValue))" })
+            keys.formUnion(type.settingsKeys.map { "\($0) (\(type.rawValue))" })
         }
         return keys
     }

@@ -50,12 +50,7 @@ struct ConfigValue {
                 continue
             }
             if let allowed, !allowed.contains(key) {
-                var message = "unknown key \(key.debugDescription)"
-                if let suggestion = Spelling.closest(to: key, in: allowed) {
-                    message += "; did you mean \(suggestion.debugDescription)?"
-                } else {
-                    message += "; expected one of \(allowed.joined(separator: ", "))"
-                }
+                let message = "unknown key \(key.debugDescription)" + Spelling.hint(for: key, in: allowed)
                 diagnostics.add(message, path: childPath, mark: keyNode.mark)
                 continue
             }

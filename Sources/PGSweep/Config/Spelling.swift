@@ -7,6 +7,13 @@ public enum Spelling {
         return score <= max(1, min(word.count, best.count) / 3) ? best : nil
     }
 
+    /// `; did you mean "x"?` when `word` looks like a typo of a candidate, else
+    /// `; expected one of a, b, c` (empty when there are no candidates).
+    public static func hint(for word: String, in candidates: [String]) -> String {
+        if let suggestion = closest(to: word, in: candidates) { return "; did you mean \(suggestion.debugDescription)?" }
+        return candidates.isEmpty ? "" : "; expected one of \(candidates.joined(separator: ", "))"
+    }
+
     /// Edit distance between two strings, counting a swap of neighbours as one edit
     /// (optimal string alignment), so `tabel` is one edit from `table`.
     static func distance(_ a: String, _ b: String) -> Int {

@@ -57,34 +57,33 @@ struct ArchiveJob: ExplainableJob {
     /// from a setting (`pgsweep.flows`) set with a bound parameter, since COPY takes none.
     func deleteStatement(_ kind: Kind, pass: FlowPass<ArchiveSettings>, now: Date, limit: Int, returning: String) -> String {
         let table = definition.tableName
+        let (condition, order) = criteria(kind, pass: pass, now: now)
         let flows = pass.filter.condition(setting: "pgsweep.flows").map { " AND \($0)" } ?? ""
+        return """
+            DELETE FROM \(table) WHERE ctid = ANY(ARRAY(
+                SELECT ctid FROM \(table)
+                WHERE \(condition)\(flows)
+                ORDER BY \(order)
+                LIMIT \(limit)
+                FOR UPDATE SKIP LOCKED))
+            AND \(condition)
+            RETURNING \(returning)
+            """
+    }
+
+    /// Which rows of `kind` are archivable in `pass`, and the order that walks the cleanup
+    /// index. The cutoff is a literal made from a timestamp, never from configuration text.
+    func criteria(_ kind: Kind, pass: FlowPass<ArchiveSettings>, now: Date) -> (condition: String, order: String) {
         switch kind {
         case .completed:
             let cutoff = quoteLiteral(PostgresTimestamp.format(now.addingTimeInterval(-pass.settings.completedBefore.seconds)))
-            let condition = "completed_at < \(cutoff)::timestamptz AND status = 'completed'"
-            return """
-                DELETE FROM \(table) WHERE ctid = ANY(ARRAY(
-                    SELECT ctid FROM \(table)
-                    WHERE \(condition)\(flows)
-                    ORDER BY completed_at
-                    LIMIT \(limit)
-                    FOR UPDATE SKIP LOCKED))
-                AND \(condition)
-                RETURNING \(returning)
-                """
+            return ("completed_at < \(cutoff)::timestamptz AND status = 'completed'", "completed_at")
         case .failed:
             let cutoff = quoteLiteral(PostgresTimestamp.format(now.addingTimeInterval(-pass.settings.failedBefore.seconds)))
-            let condition = "completed_at IS NULL AND created_at < \(cutoff)::timestamptz AND status = 'failed' AND retry_count >= \(pass.settings.maxRetries)"
-            return """
-                DELETE FROM \(table) WHERE ctid = ANY(ARRAY(
-                    SELECT ctid FROM \(table)
-                    WHERE \(condition)\(flows)
-                    ORDER BY completed_at, created_at
-                    LIMIT \(limit)
-                    FOR UPDATE SKIP LOCKED))
-                AND \(condition)
-                RETURNING \(returning)
-                """
+            return (
+                "completed_at IS NULL AND created_at < \(cutoff)::timestamptz AND status = 'failed' AND retry_count >= \(pass.settings.maxRetries)",
+                "completed_at, created_at"
+            )
         }
     }
 
@@ -185,18 +184,7 @@ struct ArchiveJob: ExplainableJob {
 
     private func selectStatement(_ kind: Kind, pass: FlowPass<ArchiveSettings>, now: Date) -> String {
         let flows = pass.filter.condition(setting: "pgsweep.flows").map { " AND \($0)" } ?? ""
-        let table = definition.tableName
-        switch kind {
-        case .completed:
-            let cutoff = quoteLiteral(PostgresTimestamp.format(now.addingTimeInterval(-pass.settings.completedBefore.seconds)))
-            return "SELECT 1 FROM \(table) WHERE completed_at < \(cutoff)::timestamptz AND status = 'completed'\(flows)"
-        case .failed:
-            let cutoff = quoteLiteral(PostgresTimestamp.format(now.addingTimeInterval(-pass.settings.failedBefore.seconds)))
-            return """
-                SELECT 1 FROM \(table) WHERE completed_at IS NULL AND created_at < \(cutoff)::timestamptz
-                AND status = 'failed' AND retry_count >= \(pass.settings.maxRetries)\(flows)
-                """
-        }
+        return "SELECT 1 FROM \(definition.tableName) WHERE \(criteria(kind, pass: pass, now: now).condition)\(flows)"
     }
 
     /// The planner's estimate of the rows to archive, for a progress display.

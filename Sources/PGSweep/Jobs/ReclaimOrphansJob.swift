@@ -18,16 +18,25 @@ struct ReclaimOrphansJob: ExplainableJob {
 
     func batchQueries(_ context: JobContext) -> [BatchQuery] {
         FlowPass.passes(settings, flows: definition.flows).map { pass in
-            query(pass, cutoff: context.startedAt.addingTimeInterval(-pass.settings.claimedBefore.seconds), batchSize: context.limits.batchSize)
+            query(pass, cutoff: cutoff(pass, context), batchSize: context.limits.batchSize)
         }
+    }
+
+    /// Rows of `pass` claimed before the pass's threshold.
+    func cutoff(_ pass: FlowPass<ReclaimOrphansSettings>, _ context: JobContext) -> Date {
+        context.startedAt.addingTimeInterval(-pass.settings.claimedBefore.seconds)
+    }
+
+    /// The orphans of `pass`: the cutoff is `$1`, the flow list (if any) `$flowParameter`.
+    func orphans(_ pass: FlowPass<ReclaimOrphansSettings>, flowParameter: Int) -> String {
+        "status = 'processing' AND claimed_at < $1" + (pass.filter.condition(parameter: flowParameter).map { " AND \($0)" } ?? "")
     }
 
     func query(_ pass: FlowPass<ReclaimOrphansSettings>, cutoff: Date, batchSize: Int) -> BatchQuery {
         let table = definition.tableName
-        let flowCondition = pass.filter.condition(parameter: 5).map { " AND \($0)" } ?? ""
         let selector = """
             SELECT id FROM \(table)
-            WHERE status = 'processing' AND claimed_at < $1\(flowCondition)
+            WHERE \(orphans(pass, flowParameter: 5))
             ORDER BY claimed_at
             LIMIT $2
             FOR UPDATE SKIP LOCKED
@@ -63,24 +72,20 @@ struct ReclaimOrphansJob: ExplainableJob {
     func run(_ context: JobContext) throws -> JobResult {
         var result = JobResult()
         let passes = FlowPass.passes(settings, flows: definition.flows)
-        let cutoff = { (pass: FlowPass<ReclaimOrphansSettings>) in
-            context.startedAt.addingTimeInterval(-pass.settings.claimedBefore.seconds)
-        }
         if context.dryRun {
             for pass in passes {
                 let counts = try context.connection.query(
                     """
                     SELECT count(*) FILTER (WHERE retry_count < $2), count(*) FILTER (WHERE retry_count >= $2)
-                    FROM \(definition.tableName)
-                    WHERE status = 'processing' AND claimed_at < $1\(pass.filter.condition(parameter: 3).map { " AND \($0)" } ?? "")
-                    """, pass.filter.appending(to: [cutoff(pass), pass.settings.maxRetries]))[0]
+                    FROM \(definition.tableName) WHERE \(orphans(pass, flowParameter: 3))
+                    """, pass.filter.appending(to: [cutoff(pass, context), pass.settings.maxRetries]))[0]
                 result.rows["reclaimed", default: 0] += try counts.decode(Int64.self, at: 0) ?? 0
                 result.rows["failed", default: 0] += try counts.decode(Int64.self, at: 1) ?? 0
             }
             return result
         }
         try BatchLoop.runPasses(passes, describe: \.filter.description, context, into: &result) { pass, connection, size in
-            let query = self.query(pass, cutoff: cutoff(pass), batchSize: size)
+            let query = self.query(pass, cutoff: cutoff(pass, context), batchSize: size)
             let row = try connection.query(query.sql, query.parameters)[0]
             return ["reclaimed": try row.decode(Int64.self, at: 0) ?? 0, "failed": try row.decode(Int64.self, at: 1) ?? 0]
         }

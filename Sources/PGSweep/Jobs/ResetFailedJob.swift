@@ -16,16 +16,27 @@ struct ResetFailedJob: ExplainableJob {
 
     func batchQueries(_ context: JobContext) -> [BatchQuery] {
         FlowPass.passes(settings, flows: definition.flows).map { pass in
-            query(pass, cutoff: context.startedAt.addingTimeInterval(-pass.settings.failedBefore.seconds), batchSize: context.limits.batchSize)
+            query(pass, cutoff: cutoff(pass, context), batchSize: context.limits.batchSize)
         }
+    }
+
+    /// Rows of `pass` last updated before its back-off.
+    func cutoff(_ pass: FlowPass<ResetFailedSettings>, _ context: JobContext) -> Date {
+        context.startedAt.addingTimeInterval(-pass.settings.failedBefore.seconds)
+    }
+
+    /// The retryable rows of `pass`: `max_retries` is `$1`, the cutoff `$2`, the flow list (if
+    /// any) `$flowParameter`.
+    func retryable(_ pass: FlowPass<ResetFailedSettings>, flowParameter: Int) -> String {
+        "status = 'failed' AND retry_count < $1 AND updated_at <= $2"
+            + (pass.filter.condition(parameter: flowParameter).map { " AND \($0)" } ?? "")
     }
 
     func query(_ pass: FlowPass<ResetFailedSettings>, cutoff: Date, batchSize: Int) -> BatchQuery {
         let table = definition.tableName
-        let flowCondition = pass.filter.condition(parameter: 4).map { " AND \($0)" } ?? ""
         let selector = """
             SELECT id FROM \(table)
-            WHERE status = 'failed' AND retry_count < $1 AND updated_at <= $2\(flowCondition)
+            WHERE \(retryable(pass, flowParameter: 4))
             ORDER BY retry_count, created_at
             LIMIT $3
             FOR UPDATE SKIP LOCKED
@@ -55,22 +66,18 @@ struct ResetFailedJob: ExplainableJob {
     func run(_ context: JobContext) throws -> JobResult {
         var result = JobResult()
         let passes = FlowPass.passes(settings, flows: definition.flows)
-        let cutoff = { (pass: FlowPass<ResetFailedSettings>) in
-            context.startedAt.addingTimeInterval(-pass.settings.failedBefore.seconds)
-        }
         if context.dryRun {
             for pass in passes {
                 let count = try context.connection.query(
                     """
-                    SELECT count(*) FROM \(definition.tableName)
-                    WHERE status = 'failed' AND retry_count < $1 AND updated_at <= $2\(pass.filter.condition(parameter: 3).map { " AND \($0)" } ?? "")
-                    """, pass.filter.appending(to: [pass.settings.maxRetries, cutoff(pass)]))[0]
+                    SELECT count(*) FROM \(definition.tableName) WHERE \(retryable(pass, flowParameter: 3))
+                    """, pass.filter.appending(to: [pass.settings.maxRetries, cutoff(pass, context)]))[0]
                 result.rows["reset", default: 0] += try count.decode(Int64.self, at: 0) ?? 0
             }
             return result
         }
         try BatchLoop.runPasses(passes, describe: \.filter.description, context, into: &result) { pass, connection, size in
-            let query = self.query(pass, cutoff: cutoff(pass), batchSize: size)
+            let query = self.query(pass, cutoff: cutoff(pass, context), batchSize: size)
             return ["reset": try connection.query(query.sql, query.parameters)[0].decode(Int64.self, at: 0) ?? 0]
         }
         return result
