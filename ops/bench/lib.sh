@@ -18,10 +18,11 @@ else
   trap 'rm -rf "$bench_dir"' EXIT
 fi
 
-# Fresh processing_queue with :1 fixture rows, pgsweep's schema and the V007 indexes.
+# Fresh processing_queue with $1 fixture rows, pgsweep's schema and the V007 indexes (the
+# benchmarks' own tables dropped).
 load_queue() {
   psql -qX -v ON_ERROR_STOP=1 "$DATABASE_URL" -c "SET client_min_messages = warning" \
-    -c "DROP SCHEMA IF EXISTS pgsweep CASCADE" -c "DROP TABLE IF EXISTS processing_queue" >/dev/null
+    -c "DROP SCHEMA IF EXISTS pgsweep CASCADE" -c "DROP TABLE IF EXISTS processing_queue, pristine, restore_a, restore_b" >/dev/null
   psql -qX -v ON_ERROR_STOP=1 "$DATABASE_URL" -f ops/sql/processing_queue.sql >/dev/null
   psql -qX -v ON_ERROR_STOP=1 -v rows="$1" "$DATABASE_URL" -f ops/sql/fixture_rows.sql >/dev/null
   printf 'database:\n  url: "%s"\n' "$DATABASE_URL" > "$bench_dir/schema.yaml"
@@ -46,4 +47,58 @@ if not lat: print("0 0 0"); sys.exit()
 q = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))]
 print(f"{q(0.50):.2f} {q(0.99):.2f} {len(lat)}")
 PY
+}
+
+# The seed's claim query (LIMIT 100, rolled back so pending rows last), for pgbench.
+write_claim_script() {
+  cat > "$bench_dir/claim.sql" <<'SQL'
+\set f random(1, 5)
+BEGIN;
+UPDATE processing_queue
+SET status = 'processing', flow_instance_id = 'bench-worker', claimed_at = NOW()
+WHERE id IN (
+    SELECT id FROM processing_queue
+    WHERE flow_name = (ARRAY['email-send', 'video-transcode', 'invoice-render', 'webhook-deliver', 'thumbnail'])[:f]
+      AND status = 'pending'
+    ORDER BY created_at ASC
+    LIMIT 100
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING id, payload, retry_count, created_at;
+ROLLBACK;
+SQL
+}
+
+# claim_window SECONDS COMMAND: on a table just reset (the caller's reset_table), pgbench runs
+# the claim query with 2 clients for SECONDS; COMMAND starts 2 s in. Sets window_p50,
+# window_p99 (ms), window_n (claims) and window_seconds for the claims that ended while
+# COMMAND ran.
+claim_window() {
+  local seconds=$1 command=$2 prefix pid from to
+  reset_table
+  write_claim_script
+  prefix="window$RANDOM"
+  (cd "$bench_dir" && exec pgbench -n -c 2 -j 2 -T "$seconds" -f claim.sql -l --log-prefix="$prefix" "$DATABASE_URL" >/dev/null 2>&1) &
+  pid=$!
+  sleep 2   # let pgbench settle before COMMAND starts (a benchmark phase, not a test wait)
+  from=$(date +%s.%N)
+  bash -c "$command"
+  to=$(date +%s.%N)
+  wait "$pid"
+  read -r window_p50 window_p99 window_n < <(from=$from to=$to percentiles "$bench_dir/$prefix".*)
+  window_seconds=$(python3 -c "print(round($to - $from, 2))")
+  rm -f "$bench_dir/$prefix".*
+}
+
+# claim_ratio SECONDS COMMAND: claim latency while COMMAND runs, next to the same window of
+# a run where nothing else runs (both from a freshly reset table, since the claims
+# themselves leave dead rows that slow later claims). Prints one line; sets ratio_p99 and
+# ratio_seconds (how long COMMAND ran).
+claim_ratio() {
+  claim_window "$1" "$2"
+  local b50=$window_p50 b99=$window_p99 bn=$window_n duration=$window_seconds
+  claim_window "$1" "sleep $duration"
+  ratio_p99=$(python3 -c "print(round($b99 / $window_p99, 2))")
+  ratio_seconds=$duration
+  echo -n "p50/p99 alone $window_p50/$window_p99 ms ($window_n claims), during $b50/$b99 ms ($bn claims in $duration s): p99 ratio $ratio_p99"
 }
