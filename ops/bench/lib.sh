@@ -49,6 +49,9 @@ print(f"{q(0.50):.2f} {q(0.99):.2f} {len(lat)}")
 PY
 }
 
+# The median of the numbers given.
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
 # The seed's claim query (LIMIT 100, rolled back so pending rows last), for pgbench.
 write_claim_script() {
   cat > "$bench_dir/claim.sql" <<'SQL'
@@ -70,7 +73,7 @@ SQL
 }
 
 # claim_window SECONDS COMMAND: on a table just reset (the caller's reset_table), pgbench runs
-# the claim query with 2 clients for SECONDS; COMMAND starts 2 s in. Sets window_p50,
+# the claim query with $BENCH_CLIENTS (2) clients for SECONDS; COMMAND starts 2 s in. Sets window_p50,
 # window_p99 (ms), window_n (claims) and window_seconds for the claims that ended while
 # COMMAND ran.
 claim_window() {
@@ -78,7 +81,7 @@ claim_window() {
   reset_table
   write_claim_script
   prefix="window$RANDOM"
-  (cd "$bench_dir" && exec pgbench -n -c 2 -j 2 -T "$seconds" -f claim.sql -l --log-prefix="$prefix" "$DATABASE_URL" >/dev/null 2>&1) &
+  (cd "$bench_dir" && exec pgbench -n -c "${BENCH_CLIENTS:-2}" -j "${BENCH_CLIENTS:-2}" -T "$seconds" -f claim.sql -l --log-prefix="$prefix" "$DATABASE_URL" >/dev/null 2>&1) &
   pid=$!
   sleep 2   # let pgbench settle before COMMAND starts (a benchmark phase, not a test wait)
   from=$(date +%s.%N)
@@ -92,13 +95,19 @@ claim_window() {
 
 # claim_ratio SECONDS COMMAND: claim latency while COMMAND runs, next to the same window of
 # a run where nothing else runs (both from a freshly reset table, since the claims
-# themselves leave dead rows that slow later claims). Prints one line; sets ratio_p99 and
-# ratio_seconds (how long COMMAND ran).
+# themselves leave dead rows that slow later claims); BENCH_REPEATS (3) pairs, since a
+# window of a few seconds holds only a few thousand claims. Prints one line with the median
+# p99 ratio; sets ratio_p99 and ratio_seconds (how long COMMAND ran, the last time).
 claim_ratio() {
-  claim_window "$1" "$2"
-  local b50=$window_p50 b99=$window_p99 bn=$window_n duration=$window_seconds
-  claim_window "$1" "sleep $duration"
-  ratio_p99=$(python3 -c "print(round($b99 / $window_p99, 2))")
+  local ratios=() runs=() b50 b99 bn duration
+  for _ in $(seq "${BENCH_REPEATS:-3}"); do
+    claim_window "$1" "$2"
+    b50=$window_p50 b99=$window_p99 bn=$window_n duration=$window_seconds
+    claim_window "$1" "sleep $duration"
+    ratios+=("$(python3 -c "print(round($b99 / $window_p99, 2))")")
+    runs+=("$window_p50/$window_p99 -> $b50/$b99 ms ($bn claims in $duration s)")
+  done
+  ratio_p99=$(median "${ratios[@]}")
   ratio_seconds=$duration
-  echo -n "p50/p99 alone $window_p50/$window_p99 ms ($window_n claims), during $b50/$b99 ms ($bn claims in $duration s): p99 ratio $ratio_p99"
+  echo -n "p99 ratio $ratio_p99 (median of ${ratios[*]}; p50/p99 alone -> during: $(IFS=';'; echo "${runs[*]}"))"
 }
