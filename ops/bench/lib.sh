@@ -49,6 +49,20 @@ print(f"{q(0.50):.2f} {q(0.99):.2f} {len(lat)}")
 PY
 }
 
+# psql, quiet and unaligned, stopping at the first error.
+q() { psql -qXAt -v ON_ERROR_STOP=1 "$DATABASE_URL" "$@"; }
+
+# Keeps the loaded table as it is now (its rows ordered by $1 when given) for reset_table.
+save_pristine() { q -c "CREATE TABLE pristine AS SELECT * FROM processing_queue${1:+ ORDER BY $1}" >/dev/null; }
+
+# The table as save_pristine kept it, pgsweep's run history and ledger emptied; vacuumed,
+# analyzed and checkpointed, so no measurement pays for an earlier one's dirty pages.
+reset_table() {
+  q -c "TRUNCATE processing_queue" -c "INSERT INTO processing_queue SELECT * FROM pristine" \
+    -c "TRUNCATE pgsweep.job_runs, pgsweep.archive_batches CASCADE" >/dev/null
+  q -c "VACUUM ANALYZE processing_queue" -c "CHECKPOINT" >/dev/null
+}
+
 # The median of the numbers given.
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
@@ -72,14 +86,14 @@ ROLLBACK;
 SQL
 }
 
-# claim_window SECONDS COMMAND: on a table just reset (the caller's reset_table), pgbench runs
+# claim_window SECONDS COMMAND: on a table just reset (reset_table), pgbench runs
 # the claim query with $BENCH_CLIENTS (2) clients for SECONDS; COMMAND starts 2 s in. Sets window_p50,
 # window_p99 (ms), window_n (claims) and window_seconds for the claims that ended while
 # COMMAND ran.
 claim_window() {
   local seconds=$1 command=$2 prefix pid from to
   reset_table
-  write_claim_script
+  [[ -f "$bench_dir/claim.sql" ]] || write_claim_script
   prefix="window$RANDOM"
   (cd "$bench_dir" && exec pgbench -n -c "${BENCH_CLIENTS:-2}" -j "${BENCH_CLIENTS:-2}" -T "$seconds" -f claim.sql -l --log-prefix="$prefix" "$DATABASE_URL" >/dev/null 2>&1) &
   pid=$!
