@@ -59,9 +59,9 @@ extension Connection {
             throw error
         }
         guard PQputCopyEnd(handle, nil) == 1 else {
-            let message = lastErrorMessage()
+            let error = connectionError()
             drainResults()
-            throw PostgresError(kind: .connection, message: message)
+            throw error
         }
         let result = PQgetResult(handle)
         drainResultsAfter(result)
@@ -70,7 +70,7 @@ extension Connection {
 
     private func startCopy(_ sql: String, expecting status: ExecStatusType) throws {
         guard let result = PQexec(handle, sql) else {
-            throw PostgresError(kind: .connection, message: lastErrorMessage())
+            throw connectionError()
         }
         guard PQresultStatus(result) == status else {
             _ = try check(result)  // throws the server's error, or the unexpected-COPY error
@@ -107,7 +107,7 @@ public struct CopyInWriter {
             PQputCopyData(connection.handle, chars.baseAddress, Int32(chars.count))
         }
         guard status == 1 else {
-            throw PostgresError(kind: .connection, message: connection.lastErrorMessage())
+            throw connection.connectionError()
         }
     }
 }

@@ -39,9 +39,7 @@ extension Connection {
 
     /// Turns a libpq result into a `QueryResult`, or throws the error it carries.
     func check(_ result: OpaquePointer?) throws -> QueryResult {
-        guard let result else {
-            throw PostgresError(kind: .connection, message: lastErrorMessage())
-        }
+        guard let result else { throw connectionError() }
         switch PQresultStatus(result) {
         case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY:
             return QueryResult(result)
@@ -66,10 +64,9 @@ extension Connection {
         guard let sqlState = field(DiagnosticField.sqlState) else {
             // No SQLSTATE: the error came from libpq itself, typically a lost connection.
             let text = PQresultErrorMessage(result).map { String(cString: $0) } ?? ""
-            let message = text.isEmpty ? lastErrorMessage() : text.trimmingTrailingWhitespace()
-            return PostgresError(kind: .connection, message: message)
+            return connectionError(text.isEmpty ? nil : text.trimmingTrailingWhitespace())
         }
-        return PostgresError(
+        var error = PostgresError(
             kind: .server,
             message: field(DiagnosticField.message) ?? "unknown server error",
             sqlState: SQLState(rawValue: sqlState),
@@ -78,6 +75,16 @@ extension Connection {
             hint: field(DiagnosticField.hint),
             context: field(DiagnosticField.context)
         )
+        error.endpoint = endpoint.description
+        return error
+    }
+
+    /// An error of libpq's own (no SQLSTATE: typically a lost connection), naming where the
+    /// connection pointed; `message` defaults to libpq's last error.
+    func connectionError(_ message: String? = nil) -> PostgresError {
+        var error = PostgresError(kind: .connection, message: message ?? lastErrorMessage())
+        error.endpoint = endpoint.description
+        return error
     }
 
     /// Reads and discards results until libpq has none left.

@@ -24,6 +24,9 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible, CustomDeb
     public var hint: String?
     /// The server's context line (for example, the PL/pgSQL call stack).
     public var context: String?
+    /// Host, port, database and user of the connection the error arose on (never the
+    /// password), when known; a lost connection's `description` names them.
+    public var endpoint: String?
 
     public init(
         kind: Kind, message: String, sqlState: SQLState? = nil, severity: String? = nil,
@@ -45,6 +48,9 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible, CustomDeb
 
     public var description: String {
         var text = message
+        if isConnectionLost, let endpoint, !message.contains(endpoint) {
+            text = "lost the connection to PostgreSQL (\(endpoint)): \(message)"
+        }
         if let sqlState { text += " (SQLSTATE \(sqlState))" }
         if let hint { text += "; hint: \(hint)" }
         return text

@@ -84,6 +84,12 @@ public struct QualifiedName: Hashable, Sendable, CustomStringConvertible {
                     throw PostgresError(
                         kind: .client, message: "text after a closing quote in \(text.debugDescription)")
                 }
+                guard isIdentifierCharacter(scalar, first: current.isEmpty) else {
+                    let what = scalar.properties.isWhitespace ? "a space" : "\"\(scalar)\""
+                    throw PostgresError(
+                        kind: .client,
+                        message: "\(what) is not allowed in an unquoted name in \(text.debugDescription) (put the part in double quotes if it is really part of the name)")
+                }
                 let folded = ("A"..."Z").contains(scalar)
                     ? Unicode.Scalar(scalar.value + 32)! : scalar
                 current.unicodeScalars.append(folded)
@@ -94,6 +100,17 @@ public struct QualifiedName: Hashable, Sendable, CustomStringConvertible {
         }
         try finish()
         return parts
+    }
+}
+
+/// True when `scalar` may stand in an unquoted SQL identifier: a letter (any non-ASCII
+/// character counts, as for PostgreSQL) or `_`, then also digits and `$`.
+private func isIdentifierCharacter(_ scalar: Unicode.Scalar, first: Bool) -> Bool {
+    if scalar.value >= 0x80 { return !scalar.properties.isWhitespace }
+    switch scalar {
+    case "a"..."z", "A"..."Z", "_": return true
+    case "0"..."9", "$": return !first
+    default: return false
     }
 }
 

@@ -52,8 +52,10 @@ struct ErrorTests {
             try connection.execute(#"CREATE TABLE "weird"."name" (id int)"#)
             try connection.execute(#"INSERT INTO "weird"."name" VALUES (7)"#)
 
-            let hostile = try QualifiedName(parsing: "x; DROP TABLE y")
-            #expect(hostile.quoted == #""x; drop table y""#)
+            // Unquoted, such text is refused as a name; quoted, it is one name that is never executed.
+            #expect(throws: PostgresError.self) { try QualifiedName(parsing: "x; DROP TABLE y") }
+            let hostile = try QualifiedName(parsing: #""x; DROP TABLE y""#)
+            #expect(hostile.quoted == #""x; DROP TABLE y""#)
             let error = try #require(throws: PostgresError.self) {
                 try connection.execute("SELECT count(*) FROM \(hostile.quoted)")
             }

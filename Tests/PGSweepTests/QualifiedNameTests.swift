@@ -9,6 +9,7 @@ struct QualifiedNameTests {
         (#""My"."Queue""#, "My", "Queue", #""My"."Queue""#),
         (#""a""b".c"#, #"a"b"#, "c", #""a""b"."c""#),
         (#""dotted.name""#, nil, "dotted.name", #""dotted.name""#),
+        ("_q$1.émile", "_q$1", "émile", #""_q$1"."émile""#),
     ] as [(String, String?, String, String)])
     func parses(input: String, schema: String?, name: String, quoted: String) throws {
         let parsed = try QualifiedName(parsing: input)
@@ -17,7 +18,10 @@ struct QualifiedNameTests {
         #expect(parsed.quoted == quoted)
     }
 
-    @Test("malformed names are refused", arguments: ["", "a..b", "a.b.c", #""open"#, #""a"b"#, ".a", String(repeating: "x", count: 64)])
+    @Test("malformed names are refused", arguments: [
+        "", "a..b", "a.b.c", #""open"#, #""a"b"#, ".a", String(repeating: "x", count: 64), "x; DROP TABLE y", "my queue",
+        "1queue", "queue-1", "app.queue!", "$queue",
+    ])
     func refuses(input: String) {
         #expect(throws: PostgresError.self) { try QualifiedName(parsing: input) }
     }
