@@ -49,7 +49,7 @@ let package = Package(
         .executableTarget(
             name: "PGSweepCLI",
             dependencies: [
-                "PGSweep", "LibPQ",
+                "PGSweep", "LibPQ", "ArchiveFormat", "Zstd",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

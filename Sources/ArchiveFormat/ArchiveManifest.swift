@@ -20,8 +20,13 @@ public struct ArchiveManifest: Codable, Sendable, Equatable {
     /// The layout version of file and manifest; readers refuse versions newer than theirs.
     public var formatVersion: Int = ArchiveManifest.currentFormatVersion
     public var pgsweepVersion: String
-    /// The table the rows came from, schema-qualified.
+    /// The table the rows came from, schema-qualified (format 1: as the configuration named it).
     public var table: String
+    /// The database and table the rows came from (format 2 on; nil in format 1 files).
+    public var source: ArchiveSource?
+    /// The columns of the table's identity key (`id`, or `id` and the partition key), which
+    /// restore uses for `ON CONFLICT` (format 2 on).
+    public var key: [String]?
     /// The data file's name (no folder).
     public var file: String
     /// The CSV columns, in order; the CSV header repeats the names.
@@ -32,6 +37,7 @@ public struct ArchiveManifest: Codable, Sendable, Equatable {
     public var bytes: Int64
     /// SHA-256 of the compressed file, lower-case hex.
     public var sha256: String
+    /// Range of the rows' `id`, when it is an integer.
     public var minID: Int64?
     public var maxID: Int64?
     /// Range of the rows' `created_at`, as PostgreSQL wrote them.
@@ -46,17 +52,20 @@ public struct ArchiveManifest: Codable, Sendable, Equatable {
     public var writtenAt: String
 
     public static let formatName = "pgsweep-archive"
-    public static let currentFormatVersion = 1
+    /// 1: the first layout. 2: adds `source` and `key`, and files live under their source's folder.
+    public static let currentFormatVersion = 2
     /// The manifest's file name beside a data file.
     public static func path(for dataPath: String) -> String { dataPath + ".manifest.json" }
 
     public init(
-        pgsweepVersion: String, table: String, file: String, columns: [Column], rows: Int64, bytes: Int64, sha256: String,
-        minID: Int64?, maxID: Int64?, minCreatedAt: String?, maxCreatedAt: String?, selection: String, job: String,
+        pgsweepVersion: String, source: ArchiveSource, key: [String], file: String, columns: [Column], rows: Int64, bytes: Int64,
+        sha256: String, minID: Int64?, maxID: Int64?, minCreatedAt: String?, maxCreatedAt: String?, selection: String, job: String,
         runID: Int64, batch: Int, writtenAt: String
     ) {
         self.pgsweepVersion = pgsweepVersion
-        self.table = table
+        self.table = "\(source.schema).\(source.table)"
+        self.source = source
+        self.key = key
         self.file = file
         self.columns = columns
         self.rows = rows
@@ -74,7 +83,7 @@ public struct ArchiveManifest: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case format, formatVersion = "format_version", pgsweepVersion = "pgsweep_version", table, file, columns, rows, bytes,
+        case format, formatVersion = "format_version", pgsweepVersion = "pgsweep_version", table, source, key, file, columns, rows, bytes,
             sha256, minID = "min_id", maxID = "max_id", minCreatedAt = "min_created_at", maxCreatedAt = "max_created_at",
             selection, job, runID = "run_id", batch, writtenAt = "written_at"
     }
@@ -106,10 +115,15 @@ public struct ArchiveManifest: Codable, Sendable, Equatable {
                 .unsupportedVersion, path: dataPath,
                 "written in archive format \(version); this pgsweep reads up to \(currentFormatVersion), so upgrade pgsweep to restore it")
         }
+        let manifest: ArchiveManifest
         do {
-            return try JSONDecoder().decode(ArchiveManifest.self, from: data)
+            manifest = try JSONDecoder().decode(ArchiveManifest.self, from: data)
         } catch {
             throw ArchiveError(.damaged, path: dataPath, "manifest \(path) is incomplete: \(error)")
         }
+        if version >= 2, manifest.source == nil || (manifest.key ?? []).isEmpty {
+            throw ArchiveError(.damaged, path: dataPath, "manifest \(path) is incomplete: format \(version) needs source and key")
+        }
+        return manifest
     }
 }

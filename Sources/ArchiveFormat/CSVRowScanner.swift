@@ -10,7 +10,9 @@ public struct CSVRowScanner {
     /// Data rows seen so far (the header not counted).
     public private(set) var rows: Int64 = 0
 
-    private let capture: [Int]
+    private var capture: [Int]
+    /// Columns to capture by header name, placed once the header is read.
+    private var captureNames: [String]?
     /// Whether the current field's bytes are kept (the header's, or a captured column's).
     private var keeping = true
     private var field = 0
@@ -26,6 +28,19 @@ public struct CSVRowScanner {
     public init(capture: [Int]) {
         self.capture = capture
         captured = Array(repeating: nil, count: capture.count)
+    }
+
+    /// A scanner that reports the values of the columns the header calls `names`, in that
+    /// order, for each row; a name the header lacks always reports nil (see `missing`).
+    public init(captureNames names: [String]) {
+        self.init(capture: Array(repeating: -1, count: names.count))
+        captureNames = names
+    }
+
+    /// Of the names asked for, those the header does not have (empty before the header is read).
+    public var missing: [String] {
+        guard let header, let captureNames else { return [] }
+        return captureNames.filter { !header.contains($0) }
     }
 
     /// Scans `bytes`; `onRow` gets the captured values of each complete data row.
@@ -104,6 +119,9 @@ public struct CSVRowScanner {
     private mutating func endRow(_ onRow: ([String?]) throws -> Void) throws {
         if header == nil {
             header = headerFields
+            if let captureNames {
+                capture = captureNames.map { headerFields.firstIndex(of: $0) ?? -1 }
+            }
         } else {
             rows += 1
             try onRow(captured)

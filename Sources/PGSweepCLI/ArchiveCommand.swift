@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LibPQ
+import Logging
 import PGSweep
 
 extension PGSweepRoot {
@@ -22,19 +23,25 @@ extension PGSweepRoot {
             func run() throws {
                 let context = try CommandContext(options: global)
                 var connection: Connection?
+                var queue: QueueTable?
                 do {
-                    connection = try context.connect()
+                    let reached = try context.connect()
+                    queue = try QueueTable.resolve(context.config.table, on: reached)
+                    connection = reached
                 } catch let error as PostgresError where error.isConnectionLost {
-                    context.logger.warning("database not reachable; listing the files alone", metadata: ["error": "\(error)"])
+                    context.logger.warning(
+                        "database not reachable; listing the files alone, of this table in any database", metadata: ["error": "\(error)"])
                 }
                 let inventory = try ArchiveInventory.scan(
-                    root: context.config.archive.directory, ledger: ArchiveLedger(schema: context.config.schema),
-                    table: context.config.table, connection: connection, deep: false)
-                try Self.print(inventory, json: json)
+                    root: context.config.archive.directory,
+                    scope: queue.map(ArchiveScope.init) ?? ArchiveScope(configured: context.config.table, source: nil),
+                    ledger: ArchiveLedger(schema: context.config.schema), queue: queue, connection: connection, deep: false)
+                try Self.print(inventory, json: json, logger: context.logger)
             }
 
-            static func print(_ inventory: ArchiveInventory, json: Bool) throws {
+            static func print(_ inventory: ArchiveInventory, json: Bool, logger: Logger) throws {
                 if json {
+                    if let ignored = inventory.ignoredSummary { logger.info("\(ignored)") }
                     try JSONOutput.print(inventory.items)
                     return
                 }
@@ -47,7 +54,8 @@ extension PGSweepRoot {
                 }
                 Swift.print(table.render())
                 let rows = inventory.items.filter { $0.state == .ok }.compactMap(\.rows).reduce(0, +)
-                Swift.print("\(inventory.items.count) file(s) in \(inventory.root); \(rows) rows in ledgered files")
+                Swift.print("\(inventory.items.count) file(s) of \(inventory.scope) in \(inventory.root); \(rows) rows in ledgered files")
+                if let ignored = inventory.ignoredSummary { Swift.print(ignored) }
             }
         }
 
@@ -56,9 +64,10 @@ extension PGSweepRoot {
             static let configuration = CommandConfiguration(
                 abstract: "Check every ledger row has its file, intact; list leftovers; exit 4 on damage.",
                 discussion: """
-                    --repair removes leftovers only: files with no ledger row whose rows are all still \
-                    in the table (an interrupted run), and temporary files. It holds the archive jobs' \
-                    locks while it does, so it never races a running archive.
+                    --repair removes leftovers only: files of this database and table with no ledger row \
+                    whose rows are each still in the table or in a ledgered file (an interrupted run), \
+                    and temporary files. It never touches another database's or table's files. It holds \
+                    the archive jobs' locks while it does, so it never races a running archive.
                     """)
 
             @OptionGroup var global: GlobalOptions
@@ -72,21 +81,22 @@ extension PGSweepRoot {
             func run() throws {
                 let context = try CommandContext(options: global)
                 let connection = try context.connect()
+                let queue = try QueueTable.resolve(context.config.table, on: connection)
                 var locks: [() -> Void] = []
                 defer { locks.forEach { $0() } }
                 if repair {
                     let names = context.config.jobs.filter { $0.type == .archive }.map(\.name)
                     for name in names.isEmpty ? ["archive"] : names {
-                        guard let release = try JobRunner.lockJob(named: name, config: context.config, on: connection) else {
+                        guard let release = try JobRunner.lockJob(named: name, table: queue, config: context.config, on: connection) else {
                             throw PGSweepError.checkFailed("archive job \(name) is running; try --repair again when it has finished")
                         }
                         locks.append(release)
                     }
                 }
                 let inventory = try ArchiveInventory.scan(
-                    root: context.config.archive.directory, ledger: ArchiveLedger(schema: context.config.schema),
-                    table: context.config.table, connection: connection, deep: true)
-                try List.print(inventory, json: json)
+                    root: context.config.archive.directory, scope: ArchiveScope(queue),
+                    ledger: ArchiveLedger(schema: context.config.schema), queue: queue, connection: connection, deep: true)
+                try List.print(inventory, json: json, logger: context.logger)
                 if repair {
                     let removed = try inventory.removeLeftovers()
                     Swift.print(removed.isEmpty ? "repair: no leftovers" : "repair: removed \(removed.count) leftover(s)")

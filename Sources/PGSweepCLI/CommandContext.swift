@@ -50,10 +50,8 @@ struct CommandContext {
         }
     }
 
-    /// The schema manager for the configured table and schema.
-    var schemaManager: SchemaManager {
-        SchemaManager(table: config.table, schema: config.schema, logger: logger)
-    }
+    /// The schema manager for the configured table, schema and jobs.
+    var schemaManager: SchemaManager { SchemaManager(config: config, logger: logger) }
 
     /// A connection with the configured statement and lock timeouts.
     func connect() throws -> Connection {

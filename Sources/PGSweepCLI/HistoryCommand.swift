@@ -15,8 +15,11 @@ extension PGSweepRoot {
         @Option(help: "How many runs to show.")
         var limit = 20
 
-        @Flag(help: "Print JSON.")
+        @Flag(help: "Print JSON (errors in full).")
         var json = false
+
+        @Flag(help: "Show each error in full instead of its first 60 characters.")
+        var wide = false
 
         func validate() throws {
             guard limit > 0 else { throw ValidationError("--limit must be a positive integer, got \(limit)") }
@@ -36,10 +39,17 @@ extension PGSweepRoot {
                     String(run.id), run.job, run.status.rawValue,
                     run.scheduledFor.map(TextTable.time) ?? "-", TextTable.time(run.startedAt),
                     run.duration.map { String(format: "%.1fs", $0) } ?? "-", String(run.rowsAffected),
-                    ByteSize.format(run.bytesWritten), String((run.error ?? "").prefix(60)),
+                    ByteSize.format(run.bytesWritten), wide ? (run.error ?? "") : Self.short(run.error),
                 ])
             }
             print(table.render())
+        }
+
+        /// The first 60 characters of an error, with `…` when there is more (`--wide` shows it all).
+        static func short(_ error: String?) -> String {
+            guard let error else { return "" }
+            let line = error.replacingOccurrences(of: "\n", with: " ")
+            return line.count > 60 ? String(line.prefix(59)) + "…" : line
         }
     }
 }

@@ -3,6 +3,7 @@ import Foundation
 import LibPQ
 import PGSweep
 import Zstd
+import ArchiveFormat
 
 /// Parses the command line, runs the command, and maps every outcome to a documented exit code.
 @main
@@ -26,7 +27,7 @@ enum Main {
         switch error {
         case let code as ExitCode:
             return code.rawValue
-        case is ConfigError, is PostgresError, is PGSweepError, is ZstdError:
+        case is ConfigError, is PostgresError, is PGSweepError, is ZstdError, is ArchiveDamage, is ArchiveError:
             printError("pgsweep: \(error)")
             return ExitStatus(for: error).rawValue
         default:
@@ -37,7 +38,8 @@ enum Main {
                 print(message)
                 return ExitStatus.success.rawValue
             }
-            printError(message)
+            // One prefix for every error, the argument parser's included.
+            printError(message.hasPrefix("Error: ") ? "pgsweep: " + message.dropFirst("Error: ".count) : message)
             return code == .validationFailure ? ExitStatus.usage.rawValue : ExitStatus(for: error).rawValue
         }
     }

@@ -8,6 +8,8 @@ final class ProgressBar: JobObserver, @unchecked Sendable {
     private var label = ""
     private var done: Int64 = 0
     private var total: Int64?
+    /// True when `total` is the planner's estimate rather than a count.
+    private var estimated = false
     private var started = Date()
     private var lastDraw = Date.distantPast
     /// Job types that get a bar.
@@ -26,9 +28,14 @@ final class ProgressBar: JobObserver, @unchecked Sendable {
         return { [self] rows in advance(rows) }
     }
 
-    func onEstimate(_ job: JobDefinition) -> (@Sendable (Int64) -> Void)? {
+    func onEstimate(_ job: JobDefinition) -> (@Sendable (_ rows: Int64, _ estimated: Bool) -> Void)? {
         guard types.contains(job.type) else { return nil }
-        return { [self] total in lock.withLock { self.total = total } }
+        return { [self] total, estimated in
+            lock.withLock {
+                self.total = total
+                self.estimated = estimated
+            }
+        }
     }
 
     func finished(_ job: JobDefinition) {
@@ -40,6 +47,7 @@ final class ProgressBar: JobObserver, @unchecked Sendable {
         lock.withLock {
             self.label = label
             self.total = total
+            estimated = false
             done = 0
             started = Date()
             lastDraw = .distantPast
@@ -63,20 +71,26 @@ final class ProgressBar: JobObserver, @unchecked Sendable {
         }
     }
 
-    /// Sets the expected total, for the ETA.
+    /// Sets the exact expected total, for the ETA.
     func expect(_ total: Int64) {
-        lock.withLock { self.total = total }
+        lock.withLock {
+            self.total = total
+            estimated = false
+        }
     }
 
     private func draw(_ now: Date) {
         let elapsed = max(now.timeIntervalSince(started), 0.001)
         let rate = Double(done) / elapsed
         var line = "\(label): \(done) rows"
-        if let total, total > 0 {
-            let share = min(1, Double(done) / Double(total))
+        if let expected = total, expected > 0 {
+            // A total that turns out short (rows arriving during the run, or an estimate) grows
+            // with the work: the bar never shows more done than its total.
+            let total = max(expected, done)
+            let share = Double(done) / Double(total)
             let width = 24
             let filled = Int(share * Double(width))
-            line = "\(label) [\(String(repeating: "#", count: filled))\(String(repeating: ".", count: width - filled))] \(done)/~\(total) rows"
+            line = "\(label) [\(String(repeating: "#", count: filled))\(String(repeating: ".", count: width - filled))] \(done)/\(estimated ? "~" : "")\(total) rows"
             if rate > 0, done < total { line += ", ETA \(Int(Double(total - done) / rate))s" }
         }
         line += ", \(Int(rate)) rows/s"

@@ -11,8 +11,11 @@ extension PGSweepRoot {
             discussion: """
                 Every file is checked first (SHA-256, zstd frames, row count, columns); if any is \
                 damaged nothing is inserted (exit 4). Each file is then inserted in its own \
-                transaction with ON CONFLICT (id) DO NOTHING, so restoring twice changes nothing. \
-                --from/--to filter on created_at.
+                transaction with ON CONFLICT on the table's key (id, or id and the partition key) DO \
+                NOTHING, so restoring twice changes nothing. Without --into, only files of the \
+                configured database and table are taken: others found in a folder are skipped and \
+                counted, others named outright are refused (exit 2). With --into, every file goes \
+                into that table. --from/--to filter on created_at.
                 """)
 
         @OptionGroup var global: GlobalOptions
@@ -29,7 +32,7 @@ extension PGSweepRoot {
         @Option(help: "Only rows created before this time (ISO 8601).")
         var to: String?
 
-        @Option(help: "Insert into this table (same columns) instead of the configured one.")
+        @Option(help: "Insert into this table (same columns) instead of the configured one; takes files of any database or table.")
         var into: String?
 
         @Flag(help: "Check and count only; insert nothing.")
@@ -56,12 +59,24 @@ extension PGSweepRoot {
             let files = try ArchiveRestorer.files(in: paths)
             guard !files.isEmpty else { throw ValidationError("no archive files (*.csv.zst) in \(paths.joined(separator: ", "))") }
             let connection = try context.connect()
+            // The configured table decides whose files are taken; with --into it may not exist yet.
+            let scope: ArchiveScope
+            do {
+                scope = ArchiveScope(try QueueTable.resolve(context.config.table, on: connection))
+            } catch PGSweepError.tableMissing where options.into != nil {
+                scope = ArchiveScope(configured: context.config.table, source: nil)
+            }
+            let target = try QueueTable.resolve(options.into ?? context.config.table, on: connection)
             let bar = ProgressBar.onTerminal()
             bar?.start("restore", total: nil)
-            let results = try ArchiveRestorer(table: context.config.table, logger: context.logger)
-                .restore(files, options: options, on: connection, total: { bar?.expect($0) }) { bar?.advance($0) }
+            let report = try ArchiveRestorer(scope: scope, logger: context.logger)
+                .restore(files, options: options, into: target, on: connection, total: { bar?.expect($0) }) { bar?.advance($0) }
             bar?.end()
+            let ignored = report.ignored == 0 ? nil
+                : "ignored \(report.ignored) file(s) of other databases or tables: without --into only the files of \(scope) are restored"
+            let results = report.files
             if json {
+                if let ignored { context.logger.info("\(ignored)") }
                 try JSONOutput.print(results)
                 return
             }
@@ -73,6 +88,7 @@ extension PGSweepRoot {
             let inserted = results.map(\.inserted).reduce(0, +)
             let present = results.map(\.alreadyPresent).reduce(0, +)
             print("\(dryRun ? "would insert" : "inserted") \(inserted) rows; \(present) already present; \(results.count) file(s)")
+            if let ignored { print(ignored) }
         }
     }
 }

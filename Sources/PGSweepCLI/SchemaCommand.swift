@@ -28,6 +28,9 @@ extension PGSweepRoot {
                     result.indexesCreated.isEmpty
                         ? "indexes: none missing"
                         : "indexes: created \(result.indexesCreated.joined(separator: ", "))")
+                for (expected, existing) in result.indexesEquivalent {
+                    print("  \(expected): valid (as \(existing), which has the same definition)")
+                }
                 if !result.indexesInvalid.isEmpty {
                     print(
                         "indexes left as they are (invalid or on another table): \(result.indexesInvalid.joined(separator: ", "))")

@@ -70,7 +70,7 @@ extension PGSweepRoot {
             for run in status.lastRuns {
                 runs.add([
                     run.job, run.status, TextTable.time(run.startedAt), run.durationSeconds.map { String(format: "%.1fs", $0) } ?? "-",
-                    String(run.rows), String((run.error ?? "").prefix(60)),
+                    String(run.rows), History.short(run.error),
                 ])
             }
             print(runs.render())

@@ -1,6 +1,7 @@
 import Foundation
 
-/// Columns padded to their widest cell, for terminal output.
+/// Columns padded to their widest cell, for terminal output; widths count terminal columns,
+/// so wide and combining characters line up.
 final class TextTable {
     private let headers: [String]
     private var rows: [[String]] = []
@@ -11,9 +12,9 @@ final class TextTable {
 
     func render() -> String {
         let all = [headers] + rows
-        let widths = headers.indices.map { column in all.map { $0[column].count }.max() ?? 0 }
+        let widths = headers.indices.map { column in all.map { DisplayWidth.of($0[column]) }.max() ?? 0 }
         return all.map { row in
-            zip(row, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }
+            zip(row, widths).map { DisplayWidth.pad($0, to: $1) }
                 .joined(separator: "  ").trimmingCharacters(in: .whitespaces)
         }.joined(separator: "\n")
     }

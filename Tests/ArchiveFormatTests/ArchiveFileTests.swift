@@ -6,6 +6,7 @@ import Zstd
 
 @Suite("Archive files")
 struct ArchiveFileTests {
+    static let source = ArchiveSource(systemIdentifier: "7714303108876617977", database: "app", schema: "public", table: "t")
     static let columns = [ArchiveManifest.Column(name: "id", type: "bigint"), ArchiveManifest.Column(name: "created_at", type: "timestamp with time zone")]
 
     /// Writes and publishes a file of `rows` rows; returns its path.
@@ -18,7 +19,7 @@ struct ArchiveFileTests {
         let (bytes, sha, header) = try writer.finish()
         #expect(header == ["id", "created_at"])
         let manifest = ArchiveManifest(
-            pgsweepVersion: "test", table: "public.t", file: name, columns: columns, rows: writer.rows, bytes: bytes, sha256: sha,
+            pgsweepVersion: "test", source: source, key: ["id"], file: name, columns: columns, rows: writer.rows, bytes: bytes, sha256: sha,
             minID: writer.minID, maxID: writer.maxID, minCreatedAt: writer.minCreatedAt, maxCreatedAt: writer.maxCreatedAt,
             selection: "test", job: "archive", runID: 1, batch: 1, writtenAt: "2026-11-29 00:00:00+00")
         try writer.publish(manifest: manifest)

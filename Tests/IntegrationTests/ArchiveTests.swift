@@ -233,7 +233,7 @@ struct ArchiveTests {
             #expect(mixed.status == 4)
             let columns = try CLI.run(["--config", config, "restore", good, "--into", "narrow"])
             #expect(columns.status == 4)
-            #expect(columns.stderr.contains("do not match table narrow"))
+            #expect(columns.stderr.contains("do not match table public.narrow"))
             #expect(try connection.query("SELECT (SELECT count(*) FROM target) + (SELECT count(*) FROM narrow)")[0].decode(Int.self, at: 0) == 0)
 
             let missing = try CLI.run(["--config", config, "restore", scratch.file("no-such-file.csv.zst")])

@@ -17,11 +17,11 @@ struct BatchLoopTests {
             statementTimeout: statementTimeout, lockTimeout: .seconds(5), dryRun: false, shutdown: shutdown, startedAt: Date())
     }
 
-    static func markBatch(_ connection: Connection, _ size: Int) throws -> Int64 {
-        try connection.execute(
+    static func markBatch(_ connection: Connection, _ size: Int) throws -> RunCounts {
+        RunCounts(rows: ["marked": try connection.execute(
             "UPDATE t SET done = true WHERE id IN (SELECT id FROM t WHERE NOT done ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)",
             [size]
-        ).affectedRows
+        ).affectedRows])
     }
 
     @Test("works in batches until a batch comes back short")

@@ -191,11 +191,11 @@ struct QueueJobsTests {
             let queries = jobs.flatMap { $0["queries"] as? [[String: Any]] ?? [] }
             #expect(queries.count == 3)
             for query in queries {
-                #expect(query["usesIndex"] as? Bool == true, "\(query["title"] ?? "")\n\(query["plan"] ?? "")")
-                #expect(query["sequentialScan"] as? Bool == false)
+                #expect(query["uses_index"] as? Bool == true, "\(query["title"] ?? "")\n\(query["plan"] ?? "")")
+                #expect(query["sequential_scan"] as? Bool == false)
             }
             let reclaimIndexes = queries.filter { ($0["title"] as? String)?.hasPrefix("reclaim") == true }
-                .flatMap { $0["indexesUsed"] as? [String] ?? [] }
+                .flatMap { $0["indexes_used"] as? [String] ?? [] }
             #expect(reclaimIndexes.contains("idx_processing_queue_processing_claimed_at"))
 
             // Without its index, explain says so and exits 1.
@@ -228,7 +228,7 @@ struct QueueJobsTests {
                     connection, "flow_name = $1 AND status = 'processing' AND claimed_at < now() - interval '1 hour'", [name])
                 #expect(Int64(flow["orphans"] as? Int ?? -1) == orphans)
                 let usedUp = try Self.count(connection, "flow_name = $1 AND status = 'failed' AND retry_count >= 3", [name])
-                #expect(Int64(flow["failedRetriesUsedUp"] as? Int ?? -1) == usedUp)
+                #expect(Int64(flow["failed_retries_used_up"] as? Int ?? -1) == usedUp)
             }
             let one = try CLI.run(["--config", config, "status", "--flow", "thumbnail"])
             #expect(one.status == 0)

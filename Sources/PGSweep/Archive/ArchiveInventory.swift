@@ -36,73 +36,113 @@ public struct ArchiveInventory: Sendable {
 
     public var root: String
     public var items: [Item]
+    /// Whose files these are.
+    public var scope: ArchiveScope
+    /// Data files left out: other databases' and tables' (or, offline, none of this table's).
+    public var ignored = 0
+    /// Format 1 files naming this table that this database's ledger does not list: they may
+    /// be another database's, so they are left out.
+    public var ignoredUnattributed = 0
 
     /// True when something needs an operator: damage, a missing file, or an unledgered file.
     public var hasDamage: Bool { items.contains { [.damaged, .missing, .unledgered].contains($0.state) } }
 
-    /// Inspects the folder `root`; with a connection, also the ledger and the table `table`.
-    /// `deep` checks each file fully (decompression, checksums); otherwise only manifests are read.
-    public static func scan(
-        root: String, ledger: ArchiveLedger?, table: QualifiedName?, connection: Connection?, deep: Bool
-    ) throws -> ArchiveInventory {
-        let files = ArchivePaths.dataFiles(under: root)
-        var entries: [String: ArchiveLedger.Entry] = [:]
-        if let ledger, let connection {
-            for entry in try ledger.entries(on: connection) { entries[entry.file] = entry }
+    /// What was left out and why, in one line; nil when nothing was.
+    public var ignoredSummary: String? {
+        var parts: [String] = []
+        if ignored > 0 { parts.append("\(ignored) file(s) of other databases or tables") }
+        if ignoredUnattributed > 0 {
+            parts.append("\(ignoredUnattributed) format 1 file(s) of a table called \(scope.configured.name) that this database's ledger does not list (they may be another database's)")
         }
-        var items: [Item] = []
+        guard !parts.isEmpty else { return nil }
+        return "ignored \(parts.joined(separator: " and ")): only the files of \(scope) are considered"
+    }
+
+    /// Inspects the folder `root` for the files of `scope`; with a connection, also the
+    /// ledger and the table `queue`. `deep` checks each file fully (decompression,
+    /// checksums); otherwise only manifests are read.
+    public static func scan(
+        root: String, scope: ArchiveScope, ledger: ArchiveLedger?, queue: QueueTable?, connection: Connection?, deep: Bool
+    ) throws -> ArchiveInventory {
+        var inventory = ArchiveInventory(root: root, items: [], scope: scope)
+        var entries: [String: ArchiveLedger.Entry] = [:]
+        var copies: OtherCopies?
+        if let ledger, let queue, let connection {
+            for entry in try ledger.entries(of: queue, on: connection) { entries[entry.file] = entry }
+            copies = OtherCopies(root: root, queue: queue, connection: connection, ledger: Array(entries.values))
+        }
+        let checked = copies != nil
         var seen = Set<String>()
-        let copies = OtherCopies(root: root, table: table, connection: connection, ledger: Array(entries.values))
-        for path in files {
-            let relative = String(path.dropFirst(root.count).drop { $0 == "/" })
-            seen.insert(relative)
+        for path in ArchivePaths.dataFiles(under: root) {
+            let relative = ArchivePaths.relative(path, to: root)
+            let place = scope.place(of: relative)
+            let entry = entries[relative]
+            guard place != .elsewhere || entry != nil else {
+                inventory.ignored += 1
+                continue
+            }
             var item = Item(file: relative, state: .ok)
             do {
-                let manifest: ArchiveManifest
-                if deep {
-                    manifest = try ArchiveFileReader.verify(path).manifest
-                } else {
-                    manifest = try ArchiveManifest.read(path: ArchiveManifest.path(for: path), dataPath: path)
+                let manifest = deep
+                    ? try ArchiveFileReader.verify(path).manifest
+                    : try ArchiveManifest.read(path: ArchiveManifest.path(for: path), dataPath: path)
+                guard scope.owns(manifest) else {
+                    inventory.ignored += 1
+                    continue
                 }
+                if manifest.source == nil, entry == nil, checked {
+                    inventory.ignoredUnattributed += 1
+                    continue
+                }
+                seen.insert(relative)
                 item.rows = manifest.rows
                 item.bytes = manifest.bytes
                 item.minCreatedAt = manifest.minCreatedAt
                 item.maxCreatedAt = manifest.maxCreatedAt
-                if let entry = entries[relative] {
+                if let entry {
                     if entry.sha256 != manifest.sha256 || entry.rows != manifest.rows || entry.bytes != manifest.bytes {
                         item.state = .damaged
                         item.detail = "the file does not match its ledger row (SHA-256, rows or size differ)"
                     }
-                } else if connection == nil {
-                    item.state = .unchecked
-                } else {
-                    item.state = try copies.covers(path) ? .leftover : .unledgered
+                } else if let copies {
+                    item.state = (try? copies.covers(path, expectedRows: manifest.rows)) == true ? .leftover : .unledgered
                     item.detail = item.state == .leftover
                         ? "no ledger row; each of its rows is in the table or a ledgered file (an interrupted run)"
-                        : "no ledger row, and some of its rows are nowhere else: keep this file"
+                        : "no ledger row, and not every one of its rows could be found elsewhere: keep this file"
+                } else {
+                    item.state = .unchecked
                 }
             } catch let error as ArchiveError {
+                // Unreadable: this source's by its folder or its ledger row, else nobody's we know.
+                guard place == .own || entry != nil else {
+                    if place == .legacy { inventory.ignoredUnattributed += 1 } else { inventory.ignored += 1 }
+                    continue
+                }
+                seen.insert(relative)
                 item.state = .damaged
                 item.detail = error.reason
-                if error.kind == .missingManifest, entries[relative] == nil, connection != nil, (try? copies.covers(path)) == true {
+                if error.kind == .missingManifest, entry == nil, (try? copies?.covers(path, expectedRows: nil)) == true {
                     // Killed between publishing the data and its manifest: the data is whole and
                     // each row is safe elsewhere. Any other damage is never removed by --repair.
                     item.state = .leftover
                     item.detail = "\(error.reason); no ledger row, and each of its rows is in the table or a ledgered file"
                 }
             }
-            items.append(item)
+            inventory.items.append(item)
         }
         for (file, entry) in entries where !seen.contains(file) {
-            items.append(Item(file: file, state: .missing, rows: entry.rows, bytes: entry.bytes, detail: "the ledger lists this file but it is not there"))
+            inventory.items.append(
+                Item(file: file, state: .missing, rows: entry.rows, bytes: entry.bytes, detail: "the ledger lists this file but it is not there"))
         }
+        // Temporary files of interrupted writes, in this source's own folder only.
         for path in ArchivePaths.temporaryFiles(under: root) {
-            items.append(Item(
-                file: String(path.dropFirst(root.count).drop { $0 == "/" }), state: connection == nil ? .unchecked : .leftover,
-                detail: "temporary file of an interrupted write"))
+            let relative = ArchivePaths.relative(path, to: root)
+            guard scope.source != nil, scope.place(of: relative) == .own else { continue }
+            inventory.items.append(Item(
+                file: relative, state: checked ? .leftover : .unchecked, detail: "temporary file of an interrupted write"))
         }
-        items.sort { $0.file < $1.file }
-        return ArchiveInventory(root: root, items: items)
+        inventory.items.sort { $0.file < $1.file }
+        return inventory
     }
 
     /// Removes leftovers (data file, manifest, temporary files) and fsyncs their folders.

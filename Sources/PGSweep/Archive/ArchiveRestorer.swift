@@ -37,146 +37,126 @@ public struct ArchiveRestorer {
         public var alreadyPresent: Int64
     }
 
-    public let table: QualifiedName
+    /// Whose files restore takes without `--into`: the configured database and table's.
+    public let scope: ArchiveScope
     public let logger: Logger
 
-    public init(table: QualifiedName, logger: Logger) {
-        self.table = table
+    public init(scope: ArchiveScope, logger: Logger) {
+        self.scope = scope
         self.logger = logger
+    }
+
+    /// An archive data file to restore, and whether the user named it (rather than a folder holding it).
+    public struct Candidate: Sendable {
+        public var path: String
+        public var named: Bool
     }
 
     /// Archive data files named by `paths` (files, or folders searched recursively).
     ///
     /// - Throws: `PGSweepError.usage` for a path that does not exist.
-    public static func files(in paths: [String]) throws -> [String] {
-        var files: [String] = []
+    public static func files(in paths: [String]) throws -> [Candidate] {
+        var files: [Candidate] = []
         for path in paths {
             var isFolder: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else {
                 throw PGSweepError.usage("\(path): no such file or folder")
             }
             if isFolder.boolValue {
-                files += ArchivePaths.dataFiles(under: path)
+                files += ArchivePaths.dataFiles(under: path).map { Candidate(path: $0, named: false) }
             } else {
-                files.append(path)
+                files.append(Candidate(path: path, named: true))
             }
         }
         return files
     }
 
-    /// Checks every file (SHA-256, frames, row count, columns against the target table)
-    /// before any row is inserted; then restores them in order.
+    /// What a restore did, file by file, and what it left out.
+    public struct Report: Sendable {
+        public var files: [FileResult] = []
+        /// Files in the folders given that belong to other databases or tables.
+        public var ignored = 0
+    }
+
+    /// Checks every file (SHA-256, frames, row count, its source, columns against the target
+    /// table) before any row is inserted; then restores them in order.
+    ///
+    /// Without `options.into`, only files of `scope` are taken: one found in a folder that
+    /// belongs elsewhere is skipped and counted, one named by the user is refused. With
+    /// `options.into`, every file goes into that table, whatever its source.
+    ///
+    /// - Throws: `ArchiveDamage` (nothing inserted) when a file is damaged or its columns do
+    ///   not match; `PGSweepError.usage` for a named file of another table without `--into`;
+    ///   `PGSweepError.checkFailed` when the target has no unique key to restore by.
     public func restore(
-        _ files: [String], options: Options, on connection: Connection, total: ((Int64) -> Void)? = nil,
-        progress: ((Int64) -> Void)? = nil
-    ) throws -> [FileResult] {
-        let target = options.into ?? table
-        let targetColumns = try columns(of: target, on: connection)
+        _ files: [Candidate], options: Options, into target: QueueTable, on connection: Connection,
+        total: ((Int64) -> Void)? = nil, progress: ((Int64) -> Void)? = nil
+    ) throws -> Report {
+        guard let lookup = KeyLookup(target) else {
+            throw PGSweepError.checkFailed(
+                "cannot restore into \(target.name): it has no primary key or unique constraint on id"
+                    + (target.isPartitioned ? " and its partition key" : "")
+                    + " for ON CONFLICT; add one, or restore into a table that has one (--into); nothing was inserted")
+        }
+        let targetColumns = Dictionary(target.columns.map { ($0.name, $0.type) }, uniquingKeysWith: { a, _ in a })
+        var report = Report()
         var verified: [(String, ArchiveManifest)] = []
         var problems: [ArchiveError] = []
+        var foreign: [String] = []
         for file in files {
             do {
-                let manifest = try ArchiveFileReader.verify(file).manifest
+                let manifest = try ArchiveFileReader.verify(file.path).manifest
+                if options.into == nil, !scope.owns(manifest) {
+                    if file.named {
+                        foreign.append("\(file.path) holds rows of \(Self.origin(of: manifest)), not of \(scope)")
+                    } else {
+                        report.ignored += 1
+                    }
+                    continue
+                }
                 let wanted = Dictionary(manifest.columns.map { ($0.name, $0.type) }, uniquingKeysWith: { a, _ in a })
                 if wanted != targetColumns {
                     throw ArchiveError(
-                        .columnMismatch, path: file,
-                        "its columns (\(manifest.columns.map { "\($0.name) \($0.type)" }.joined(separator: ", "))) do not match table \(target)")
+                        .columnMismatch, path: file.path,
+                        "its columns (\(manifest.columns.map { "\($0.name) \($0.type)" }.joined(separator: ", "))) do not match table \(target.name)")
                 }
-                verified.append((file, manifest))
+                verified.append((file.path, manifest))
             } catch let error as ArchiveError {
                 problems.append(error)
             }
         }
         guard problems.isEmpty else { throw ArchiveDamage(problems: problems) }
+        guard foreign.isEmpty else {
+            throw PGSweepError.usage(
+                foreign.joined(separator: "\n") + "\nnothing was restored; to put these rows into a table, name it with --into")
+        }
         total?(verified.map(\.1.rows).reduce(0, +))
-        return try verified.map { file, manifest in
+        let sequence = try idSequence(of: target, on: connection)
+        for (file, manifest) in verified {
             let result = options.dryRun
-                ? try count(file, manifest: manifest, target: target, options: options, on: connection)
-                : try insert(file, manifest: manifest, target: target, options: options, on: connection)
+                ? try count(file, manifest: manifest, lookup: lookup, options: options, on: connection)
+                : try insert(file, manifest: manifest, target: target, key: lookup.columns.map(\.name), sequence: sequence,
+                             options: options, on: connection)
             progress?(manifest.rows)
             logger.info(
                 options.dryRun ? "would restore" : "restored",
                 metadata: ["file": .string(file), "rows.inserted": .stringConvertible(result.inserted),
                            "rows.already_present": .stringConvertible(result.alreadyPresent)])
-            return result
+            report.files.append(result)
         }
+        return report
     }
 
-    private func insert(
-        _ file: String, manifest: ArchiveManifest, target: QualifiedName, options: Options, on connection: Connection
-    ) throws -> FileResult {
-        let list = manifest.columns.map { quoteIdentifier($0.name) }.joined(separator: ", ")
-        return try connection.transaction { connection in
-            try connection.execute("CREATE TEMP TABLE pgsweep_restore (LIKE \(target.quoted)) ON COMMIT DROP")
-            try connection.copyIn("COPY pgsweep_restore (\(list)) FROM STDIN (FORMAT csv, HEADER)") { writer in
-                try ArchiveFileReader.stream(file) { try writer.write($0) }
-            }
-            let filter = "($1::text IS NULL OR flow_name = $1) AND ($2::timestamptz IS NULL OR created_at >= $2) AND ($3::timestamptz IS NULL OR created_at < $3)"
-            let parameters: [(any PostgresBindable)?] = [options.flow, options.from, options.to]
-            let matched = try connection.query("SELECT count(*) FROM pgsweep_restore WHERE \(filter)", parameters)[0]
-                .decode(Int64.self, at: 0) ?? 0
-            let inserted = try connection.execute(
-                "INSERT INTO \(target.quoted) (\(list)) SELECT \(list) FROM pgsweep_restore WHERE \(filter) ON CONFLICT (id) DO NOTHING",
-                parameters
-            ).affectedRows
-            // Keep the id sequence ahead of restored ids, so new rows never collide with them.
-            try connection.execute(
-                """
-                SELECT setval(s, m) FROM (
-                    SELECT pg_get_serial_sequence($1, 'id') AS s, (SELECT max(id) FROM \(target.quoted)) AS m) x
-                WHERE s IS NOT NULL AND m IS NOT NULL AND m > coalesce(pg_sequence_last_value(s::regclass), 0)
-                """, [target.quoted])
-            return FileResult(file: file, rowsInFile: manifest.rows, matched: matched, inserted: inserted, alreadyPresent: matched - inserted)
-        }
+    /// `database app (system 77…), table public.processing_queue`, or for format 1 the table alone.
+    static func origin(of manifest: ArchiveManifest) -> String {
+        manifest.source?.description ?? "table \(manifest.table) (format 1, database not recorded)"
     }
 
-    private func count(
-        _ file: String, manifest: ArchiveManifest, target: QualifiedName, options: Options, on connection: Connection
-    ) throws -> FileResult {
-        let names = manifest.columns.map(\.name)
-        guard let idIndex = names.firstIndex(of: "id"), let flowIndex = names.firstIndex(of: "flow_name"),
-            let createdIndex = names.firstIndex(of: "created_at")
-        else { throw ArchiveError(.columnMismatch, path: file, "it has no id, flow_name or created_at column") }
-        return try connection.transaction(.readOnly) { connection in
-            var scanner = CSVRowScanner(capture: [idIndex, flowIndex, createdIndex])
-            var ids: [Int] = []
-            var matched: Int64 = 0
-            var present: Int64 = 0
-            func check() throws {
-                guard !ids.isEmpty else { return }
-                present += try connection.query("SELECT count(*) FROM \(target.quoted) WHERE id = ANY($1::bigint[])", [ids])[0]
-                    .decode(Int64.self, at: 0) ?? 0
-                ids.removeAll(keepingCapacity: true)
-            }
-            try ArchiveFileReader.stream(file) { bytes in
-                try scanner.consume(bytes) { values in
-                    guard let idText = values[0], let id = Int(idText) else { return }
-                    if let flow = options.flow, values[1] != flow { return }
-                    if options.from != nil || options.to != nil {
-                        guard let created = values[2].flatMap(PostgresTimestamp.parse) else { return }
-                        if let from = options.from, created < from { return }
-                        if let to = options.to, created >= to { return }
-                    }
-                    matched += 1
-                    ids.append(id)
-                    if ids.count >= 10_000 { try check() }
-                }
-            }
-            try check()
-            return FileResult(file: file, rowsInFile: manifest.rows, matched: matched, inserted: matched - present, alreadyPresent: present)
-        }
-    }
-
-    /// Column name → type of `table`.
-    private func columns(of table: QualifiedName, on connection: Connection) throws -> [String: String] {
-        let rows = try connection.query(
-            """
-            SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute
-            WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped
-            """, [table.quoted])
-        guard !rows.isEmpty else { throw PGSweepError.tableMissing(table.description) }
-        return Dictionary(try rows.map { (try $0.decode(String.self, at: 0)!, try $0.decode(String.self, at: 1)!) }, uniquingKeysWith: { a, _ in a })
+    /// The sequence behind `target.id` (serial or identity), if any.
+    private func idSequence(of target: QueueTable, on connection: Connection) throws -> String? {
+        guard target.type(of: "id") != nil else { return nil }
+        return try connection.query("SELECT pg_get_serial_sequence($1, 'id') AS sequence", [target.name.quoted])[0]
+            .decode(String.self, "sequence")
     }
 }
 

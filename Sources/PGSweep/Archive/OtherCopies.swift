@@ -3,65 +3,82 @@ import Foundation
 import LibPQ
 
 /// Answers "is every row of this unledgered file somewhere else?": in the table, or in a
-/// file the ledger lists. Only then may the file be removed as a leftover; a file whose rows
-/// exist nowhere else (its ledger row lost with an old backup, say) is always kept.
+/// file the ledger lists for this table. Only then may the file be removed as a leftover; a
+/// file whose rows exist nowhere else (its ledger row lost with an old backup, say) is
+/// always kept.
+///
+/// Rows are matched on the table's identity key, its columns found by the file's header.
+/// A file proves nothing, so is never covered, when it does not read whole, holds another
+/// number of rows than its manifest says, lacks a key column, or has a row without a key.
 final class OtherCopies {
     private let root: String
-    private let table: QualifiedName?
-    private let connection: Connection?
+    private let lookup: KeyLookup?
+    private let connection: Connection
     private let ledger: [ArchiveLedger.Entry]
-    /// Ids of ledgered files read so far, by file.
-    private var ledgeredIDs: [String: Set<Int64>] = [:]
+    /// Keys of ledgered files read so far, by file.
+    private var ledgeredKeys: [String: Set<String>] = [:]
 
-    init(root: String, table: QualifiedName?, connection: Connection?, ledger: [ArchiveLedger.Entry]) {
+    init(root: String, queue: QueueTable, connection: Connection, ledger: [ArchiveLedger.Entry]) {
         self.root = root
-        self.table = table
+        lookup = KeyLookup(queue)
         self.connection = connection
         self.ledger = ledger
     }
 
-    /// True when every id the file holds is in the table or in a ledgered file. A file that
-    /// does not read whole proves nothing, so false.
-    func covers(_ path: String) throws -> Bool {
-        guard let table, let connection else { return false }
-        var ids: [Int64] = []
-        var scanner = CSVRowScanner(capture: [0])
-        do {
-            try ArchiveFileReader.stream(path) { bytes in
-                try scanner.consume(bytes) { values in
-                    if let text = values[0], let id = Int64(text) { ids.append(id) }
-                }
-            }
-            try scanner.finish()
-        } catch {
-            return false  // a file that does not read whole proves nothing
+    /// True when every row of the file at `path` is in the table or in a ledgered file.
+    /// `expectedRows`, when known (from the manifest), must match the rows the file holds.
+    func covers(_ path: String, expectedRows: Int64?) throws -> Bool {
+        guard let lookup, let keys = try? keys(of: path, columns: lookup.columns.map(\.name)) else { return false }
+        if let expectedRows, Int64(keys.count) != expectedRows { return false }
+        var missing: [Int: [String]] = [:]
+        for start in stride(from: 0, to: keys.count, by: 10_000) {
+            let chunk = Array(keys[start..<min(keys.count, start + 10_000)])
+            let present = Set(try lookup.present(chunk, on: connection))
+            for (offset, key) in chunk.enumerated() where !present.contains(offset) { missing[start + offset] = key }
         }
-        var elsewhere = Set<Int64>()
-        for start in stride(from: 0, to: ids.count, by: 10_000) {
-            let chunk = ids[start..<min(ids.count, start + 10_000)].map { Int($0) }
-            for row in try connection.query("SELECT id FROM \(table.quoted) WHERE id = ANY($1::bigint[])", [chunk]) {
-                elsewhere.insert(try row.decode(Int64.self, at: 0)!)
+        guard !missing.isEmpty else { return true }
+        var wanted = Set(missing.values.map(Self.joined))
+        let integerIDs = missing.values.compactMap { Int64($0[0]) }
+        let (low, high) = (integerIDs.min(), integerIDs.max())
+        for entry in ledger {
+            // Files of integer ids record their range; skip those that cannot hold the ids sought.
+            if integerIDs.count == missing.count, let low, let high, let minID = entry.minID, let maxID = entry.maxID,
+                maxID < low || minID > high
+            {
+                continue
             }
-        }
-        var missing = Set(ids).subtracting(elsewhere)
-        guard let low = missing.min(), let high = missing.max() else { return true }
-        for entry in ledger where (entry.minID ?? Int64.min) <= high && (entry.maxID ?? Int64.max) >= low {
-            missing.subtract(try idsOf(entry.file))
-            if missing.isEmpty { return true }
+            wanted.subtract(try ledgered(entry.file, columns: lookup.columns.map(\.name)))
+            if wanted.isEmpty { return true }
         }
         return false
     }
 
-    private func idsOf(_ file: String) throws -> Set<Int64> {
-        if let known = ledgeredIDs[file] { return known }
-        var ids = Set<Int64>()
-        var scanner = CSVRowScanner(capture: [0])
-        try ArchiveFileReader.stream("\(root)/\(file)") { bytes in
+    /// The key of every row of the file, or an error when a row lacks one or the file does
+    /// not read whole.
+    private func keys(of path: String, columns: [String]) throws -> [[String]] {
+        var scanner = CSVRowScanner(captureNames: columns)
+        var keys: [[String]] = []
+        var incomplete = false
+        try ArchiveFileReader.stream(path) { bytes in
             try scanner.consume(bytes) { values in
-                if let text = values[0], let id = Int64(text) { ids.insert(id) }
+                let key = values.compactMap { $0 }
+                if key.count == columns.count { keys.append(key) } else { incomplete = true }
             }
         }
-        ledgeredIDs[file] = ids
-        return ids
+        try scanner.finish()
+        guard !incomplete, scanner.missing.isEmpty, Int64(keys.count) == scanner.rows else {
+            throw ArchiveError(.damaged, path: path, "a row without its key")
+        }
+        return keys
     }
+
+    private func ledgered(_ file: String, columns: [String]) throws -> Set<String> {
+        if let known = ledgeredKeys[file] { return known }
+        let keys = Set(try keys(of: "\(root)/\(file)", columns: columns).map(Self.joined))
+        ledgeredKeys[file] = keys
+        return keys
+    }
+
+    /// One key's values as one string (NUL never occurs in PostgreSQL text).
+    private static func joined(_ key: [String]) -> String { key.joined(separator: "\u{0}") }
 }

@@ -43,6 +43,11 @@ public enum ConfigLoader {
     ///
     /// - Throws: `ConfigError` listing every problem found.
     public static func load(path: String, environment: [String: String]) throws -> PGSweepConfig {
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {
+            throw ConfigError(issues: [ConfigIssue(
+                file: path, keyPath: "", message: "is a folder, not a configuration file (name the file, such as \(path)/jobs.yaml)")])
+        }
         let text: String
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
@@ -63,7 +68,7 @@ public enum ConfigLoader {
             }
             root = node
         } catch let error as YamlError {
-            throw ConfigError(issues: [yamlIssue(error, file: file)])
+            throw ConfigError(issues: [yamlIssue(error, file: file, text: text)])
         }
         var config = PGSweepConfig(file: file)
         let top = ConfigValue(node: root, path: "", diagnostics: diagnostics)
@@ -74,7 +79,14 @@ public enum ConfigLoader {
             case "database": readDatabase(value, into: &config.database)
             case "table":
                 if let text = value.string(expected: "a table name") {
-                    do { config.table = try QualifiedName(parsing: text) } catch let error as PostgresError {
+                    do {
+                        let name = try QualifiedName(parsing: text)
+                        if let schema = name.schema, QueueTable.systemSchemas.contains(schema) || schema.hasPrefix("pg_") {
+                            value.problem("expected the work-queue table, got \(text.debugDescription) in the system schema \(schema)")
+                        } else {
+                            config.table = name
+                        }
+                    } catch let error as PostgresError {
                         value.problem("expected a table name like processing_queue or app.processing_queue: \(error.message)")
                     } catch {}
                 }
@@ -99,10 +111,13 @@ public enum ConfigLoader {
         if let jobs = entries.first(where: { $0.key == "jobs" })?.value {
             config.jobs = readJobs(jobs, limits: limits, table: config.table)
         }
-        if !config.archive.directory.hasPrefix("/") {
-            let folder = URL(fileURLWithPath: file).deletingLastPathComponent()
-            config.archive.directory = folder.appendingPathComponent(config.archive.directory).standardizedFileURL.path
+        // Relative paths start at the configuration file's folder, not the working directory.
+        let folder = URL(fileURLWithPath: file).deletingLastPathComponent()
+        func anchored(_ path: String) -> String {
+            path.hasPrefix("/") ? path : folder.appendingPathComponent(path).standardizedFileURL.path
         }
+        config.archive.directory = anchored(config.archive.directory)
+        config.metrics.textfile = config.metrics.textfile.map(anchored)
         guard diagnostics.issues.isEmpty else {
             let ordered = diagnostics.issues.enumerated().sorted { lhs, rhs in
                 let left = (lhs.element.line ?? 0, lhs.element.column ?? 0, lhs.offset)
@@ -161,7 +176,7 @@ public enum ConfigLoader {
         ConfigDuration(parsing: text).flatMap { $0.milliseconds > 0 ? $0 : nil }
     }
 
-    private static func yamlIssue(_ error: YamlError, file: String) -> ConfigIssue {
+    private static func yamlIssue(_ error: YamlError, file: String, text: String) -> ConfigIssue {
         switch error {
         case .scanner(let context, let problem, let mark, _),
             .parser(let context, let problem, let mark, _),
@@ -172,9 +187,13 @@ public enum ConfigLoader {
                 message: "invalid YAML: \(detail)\(problem)")
         case .duplicatedKeysInMapping(let duplicates, let context):
             let keys = duplicates.map(\.debugDescription).joined(separator: ", ")
+            // Yams marks the first occurrence; point at the repeat, which is the one to remove.
+            let again = duplicates.first.flatMap {
+                DuplicateKey.repeatMark(of: $0, firstAt: (context.mark.line, context.mark.column), in: text)
+            }
             return ConfigIssue(
-                file: file, line: context.mark.line, column: context.mark.column, keyPath: "",
-                message: "duplicate key \(keys) in one mapping")
+                file: file, line: again?.line ?? context.mark.line, column: again?.column ?? context.mark.column, keyPath: "",
+                message: "duplicate key \(keys) in one mapping (first at line \(context.mark.line))")
         default:
             return ConfigIssue(file: file, keyPath: "", message: "invalid YAML: \(error)")
         }

@@ -105,8 +105,9 @@ public struct ReindexSettings: JobSettingsReading, Equatable {
     public var bloatThreshold: Double = 0.3
     /// `min_size` (size, default: 10MB): smaller indexes are never rebuilt.
     public var minSize: Int64 = 10 << 20
-    /// `max_indexes` (int, default: 3): rebuilds per run, most wasted bytes first.
-    public var maxIndexes = 3
+    /// `max_indexes` (int, optional): at most this many rebuilds per run, most wasted bytes
+    /// first. Defaults to no cap: every index over the threshold, bounded by `max_runtime`.
+    public var maxIndexes: Int?
 
     static let keys = ["bloat_threshold", "min_size", "max_indexes"]
     static let flowKeys: [String] = []

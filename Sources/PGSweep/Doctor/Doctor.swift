@@ -34,17 +34,29 @@ public struct Doctor {
         checks.append(Check(name: "connection", outcome: .ok, detail: "\(connection.endpoint)"))
         checks.append(serverVersionCheck(version: version, text: versionText))
 
-        let schema = SchemaManager(table: config.table, schema: config.schema, logger: logger)
-        let report = try schema.check(on: connection)
+        let manager = SchemaManager(config: config, logger: logger)
+        let queue: QueueTable?
+        do {
+            queue = try QueueTable.resolve(config.table, on: connection)
+        } catch PGSweepError.tableMissing {
+            queue = nil
+        } catch let error as PGSweepError {
+            checks.append(Check(name: "table", outcome: .problem, detail: "\(error)"))
+            return checks
+        }
+        let report = try manager.check(on: connection)
         checks.append(
-            Check(name: "table", outcome: report.tableExists ? .ok : .problem,
-                  detail: "\(config.table) \(report.tableExists ? "exists" : "does not exist")"))
+            Check(name: "table", outcome: queue != nil ? .ok : .problem,
+                  detail: queue.map { "\($0.name) exists" + ($0.isPartitioned ? " (partitioned by \($0.partitionKey.joined(separator: ", ")))" : "") }
+                      ?? "\(config.table) does not exist"))
+        if let queue { checks.append(keyCheck(queue)) }
         let bad = report.indexes.filter { $0.state != .valid }
+        let renamed = report.indexes.filter { $0.existing != nil }.map { "\($0.name) as \($0.existing!)" }
         checks.append(
             Check(
                 name: "indexes", outcome: bad.isEmpty ? .ok : .problem,
                 detail: bad.isEmpty
-                    ? "all \(report.indexes.count) V007 indexes valid"
+                    ? "all \(report.indexes.count) V007 indexes valid" + (renamed.isEmpty ? "" : " (\(renamed.joined(separator: ", ")))")
                     : bad.map { "\($0.name) \($0.state.rawValue)" }.joined(separator: ", ")))
         checks.append(
             Check(
@@ -55,12 +67,24 @@ public struct Doctor {
                     : "version \(report.ownSchemaVersion) of \(report.ownSchemaCurrentVersion)"))
         checks.append(try pgstattupleCheck(on: connection))
         checks.append(archiveDirectoryCheck())
-        if report.tableExists { checks += try privilegeChecks(on: connection) }
+        if let queue { checks += try jobChecks(queue, columns: report.jobColumns, on: connection) }
         return checks
     }
 
-    /// One check per configured job: can the connected role run it, and if not, why.
-    func privilegeChecks(on connection: Connection) throws -> [Check] {
+    /// Whether restore could put archived rows back: the table's identity key.
+    func keyCheck(_ queue: QueueTable) -> Check {
+        if let key = queue.identityKey {
+            return Check(name: "key", outcome: .ok, detail: "unique key on (\(key.joined(separator: ", "))): archived rows can be restored")
+        }
+        let archives = config.jobs.contains { $0.type == .archive }
+        return Check(
+            name: "key", outcome: archives ? .problem : .warning,
+            detail: queue.unrestorableReason! + (archives ? "; the archive job refuses to run" : ""))
+    }
+
+    /// One check per configured job: does the table have the columns it needs, can the
+    /// connected role run it, and if not, why.
+    func jobChecks(_ queue: QueueTable, columns: [SchemaReport.JobColumns], on connection: Connection) throws -> [Check] {
         let maintain = connection.serverVersion >= 170000 ? "has_table_privilege($1, 'MAINTAIN')" : "false"
         let row = try connection.query(
             """
@@ -86,6 +110,9 @@ public struct Doctor {
         var checks: [Check] = []
         for job in config.jobs {
             var missing: [String] = []
+            if let absent = columns.first(where: { $0.job == job.name })?.missing, !absent.isEmpty {
+                missing.append("column(s) \(absent.joined(separator: ", ")), which \(queue.name) does not have")
+            }
             switch job.type {
             case .reclaimOrphans, .resetFailed:
                 if !select || !update { missing.append("SELECT and UPDATE on \(config.table)") }

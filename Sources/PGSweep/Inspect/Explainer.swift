@@ -36,7 +36,12 @@ public struct Explainer {
     /// Plans the batch queries of `jobs`, in a READ ONLY transaction.
     public func explain(_ jobs: [JobDefinition], on connection: Connection) throws -> [Job] {
         try connection.transaction(.readOnly) { connection in
-            let now = try connection.query("SELECT now()")[0].decode(Date.self, at: 0)!
+            let now = try connection.query("SELECT now() AS now")[0].require(Date.self, "now")
+            let queue = try QueueTable.resolve(config.table, on: connection)
+            let relations = try Relations.read(queue, on: connection)
+            let actual = Dictionary(
+                uniqueKeysWithValues: try SchemaManager(table: config.table, schema: config.schema, logger: logger)
+                    .indexStatuses(of: queue, on: connection).map { ($0.name, $0.actualName) })
             return try jobs.map { definition in
                 let job = JobFactory.make(definition, config: config)
                 guard let explainable = job as? any ExplainableJob else {
@@ -45,17 +50,47 @@ public struct Explainer {
                         : "no batch query to plan in this build"
                     return Job(job: definition.name, type: definition.type.rawValue, queries: [], note: note)
                 }
-                let context = JobContext(
+                var context = JobContext(
                     connection: connection, logger: logger, table: config.table, limits: definition.limits,
                     statementTimeout: config.database.statementTimeout, lockTimeout: config.database.lockTimeout,
                     dryRun: true, shutdown: Shutdown(), startedAt: now)
-                let queries = try explainable.batchQueries(context).map { try plan($0, on: connection) }
+                context.resolvedTable = queue
+                let queries = try explainable.batchQueries(context).map {
+                    try plan($0, relations: relations, actualNames: actual, on: connection)
+                }
                 return Job(job: definition.name, type: definition.type.rawValue, queries: queries, note: nil)
             }
         }
     }
 
-    private func plan(_ query: BatchQuery, on connection: Connection) throws -> Query {
+    /// The relations a plan may name for the table: the table or its partitions, and each
+    /// index with the table's own index it belongs to (a partition's index → the parent's).
+    struct Relations {
+        var tables: Set<String>
+        var rootIndex: [String: String]
+
+        static func read(_ queue: QueueTable, on connection: Connection) throws -> Relations {
+            let tables = try connection.query(
+                "SELECT c.relname FROM (\(QueueTable.leafRelations("$1::oid::regclass"))) t JOIN pg_class c ON c.oid = t.relid",
+                [Int64(queue.oid)]
+            ).map { try $0.require(String.self, "relname") }
+            var roots: [String: String] = [:]
+            for row in try connection.query(
+                """
+                SELECT c.relname AS name, r.relname AS root
+                FROM (\(QueueTable.leafRelations("$1::oid::regclass"))) t
+                JOIN pg_index i ON i.indrelid = t.relid
+                JOIN pg_class c ON c.oid = i.indexrelid
+                JOIN pg_class r ON r.oid = coalesce(pg_partition_root(i.indexrelid), i.indexrelid)
+                """, [Int64(queue.oid)])
+            {
+                roots[try row.require(String.self, "name")] = try row.require(String.self, "root")
+            }
+            return Relations(tables: Set(tables), rootIndex: roots)
+        }
+    }
+
+    private func plan(_ query: BatchQuery, relations: Relations, actualNames: [String: String], on connection: Connection) throws -> Query {
         for (sql, parameters) in query.setup { try connection.execute(sql, parameters) }
         let text = try connection.query("EXPLAIN \(query.sql)", query.parameters)
             .map { try $0.decode(String.self, at: 0) ?? "" }.joined(separator: "\n")
@@ -67,14 +102,17 @@ public struct Explainer {
             let root = document.first?["Plan"] as? [String: Any]
         {
             walk(root) { node in
-                if let index = node["Index Name"] as? String { indexes.append(index) }
-                if node["Node Type"] as? String == "Seq Scan", node["Relation Name"] as? String == config.table.name {
+                if let index = node["Index Name"] as? String { indexes.append(relations.rootIndex[index] ?? index) }
+                if node["Node Type"] as? String == "Seq Scan", let relation = node["Relation Name"] as? String,
+                    relations.tables.contains(relation)
+                {
                     sequential = true
                 }
             }
         }
         let expected = query.acceptableIndexes.map { suffix in
-            QueueIndex.v007.first { $0.suffix == suffix }!.name(for: config.table)
+            let name = QueueIndex.v007.first { $0.suffix == suffix }!.name(for: config.table)
+            return actualNames[name] ?? name
         }
         var seen = Set<String>()
         indexes = indexes.filter { seen.insert($0).inserted }

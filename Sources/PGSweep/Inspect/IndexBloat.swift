@@ -16,6 +16,8 @@ public struct IndexBloat: Sendable, Encodable {
     }
 
     public var name: String
+    /// The name as SQL, schema-qualified where the search path needs it (`regclass` text).
+    public var qualifiedName: String
     public var sizeBytes: Int64
     /// Share of the file with no live entries, 0...1; nil when unknown.
     public var bloat: Double?
@@ -23,14 +25,15 @@ public struct IndexBloat: Sendable, Encodable {
     public var valid: Bool
     public var wastedBytes: Int64 { bloat.map { Int64(Double(sizeBytes) * $0) } ?? 0 }
 
-    /// Measures every index of `table`. With `preferEstimate`, skips pgstatindex even when installed.
+    /// Measures every index of `table`; on a partitioned table, every partition's. With
+    /// `preferEstimate`, skips pgstatindex even when installed.
     public static func measure(table: QualifiedName, on connection: Connection, preferEstimate: Bool = false) throws -> [IndexBloat] {
         let hasPgstattuple = try !connection.query("SELECT 1 FROM pg_extension WHERE extname = 'pgstattuple'").isEmpty
         let indexes = try connection.query(
             """
             SELECT c.oid::regclass::text, c.relname, pg_relation_size(c.oid), i.indisvalid AND i.indisready, am.amname
             FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam
-            WHERE i.indrelid = to_regclass($1) ORDER BY c.relname
+            WHERE i.indrelid IN (\(leaves)) ORDER BY c.relname
             """, [table.quoted])
         let estimates = try estimate(table: table, on: connection)
         return try indexes.map { row in
@@ -52,15 +55,20 @@ public struct IndexBloat: Sendable, Encodable {
                 let density = (try stats.decode(Double.self, at: 4)).flatMap { $0.isNaN ? nil : $0 } ?? 100
                 let pages = upper + leaf + empty + deleted + 1
                 let wasted = empty + deleted + leaf * (1 - density / 100)
-                return IndexBloat(name: name, sizeBytes: size, bloat: pages > 1 ? min(1, wasted / pages) : 0, method: .pgstatindex, valid: valid)
+                return IndexBloat(
+                    name: name, qualifiedName: qualified, sizeBytes: size, bloat: pages > 1 ? min(1, wasted / pages) : 0,
+                    method: .pgstatindex, valid: valid)
             }
             if btree, let expected = estimates[name], size > 0 {
                 let bloat = max(0, 1 - Double(expected) / Double(size))
-                return IndexBloat(name: name, sizeBytes: size, bloat: bloat, method: .estimate, valid: valid)
+                return IndexBloat(name: name, qualifiedName: qualified, sizeBytes: size, bloat: bloat, method: .estimate, valid: valid)
             }
-            return IndexBloat(name: name, sizeBytes: size, bloat: nil, method: .unknown, valid: valid)
+            return IndexBloat(name: name, qualifiedName: qualified, sizeBytes: size, bloat: nil, method: .unknown, valid: valid)
         }
     }
+
+    /// The relations holding a table's rows and index entries, `$1` being the table's name.
+    static let leaves = QueueTable.leafRelations("to_regclass($1)")
 
     /// Expected size in bytes of each btree index, from `pg_stats` widths and the index's own
     /// row count: entries of (8-byte tuple header + the columns' average widths, aligned to 8)
@@ -90,7 +98,7 @@ public struct IndexBloat: Sendable, Encodable {
             JOIN pg_class c ON c.oid = i.indexrelid
             JOIN pg_class t ON t.oid = i.indrelid
             JOIN pg_namespace n ON n.oid = t.relnamespace
-            WHERE i.indrelid = to_regclass($1)
+            WHERE i.indrelid IN (\(leaves))
             """, [table.quoted])
         var result: [String: Int64] = [:]
         for row in rows {

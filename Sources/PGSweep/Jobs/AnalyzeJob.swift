@@ -4,21 +4,24 @@ import LibPQ
 /// `analyze`: runs ANALYZE on the table when enough of it changed since the last analyze.
 ///
 /// Reads `n_mod_since_analyze` from `pg_stat_user_tables` and the row estimate from
-/// `pg_class`; analyzes when `n_mod_since_analyze / max(reltuples, 1)` reaches
+/// `pg_class` (summed over the partitions of a partitioned table, whose own entry stays
+/// empty); analyzes when `n_mod_since_analyze / max(reltuples, 1)` reaches
 /// `min_modified_ratio`, or on every run with `force: true`. Records what it saw.
 struct AnalyzeJob: MaintenanceJob {
     let definition: JobDefinition
     let settings: AnalyzeSettings
 
+    let requiredColumns: [String] = []
+
     func run(_ context: JobContext) throws -> JobResult {
-        let rows = try context.connection.query(
+        let queue = try context.queue()
+        let row = try context.connection.query(
             """
-            SELECT greatest(c.reltuples, 0)::float8, coalesce(s.n_mod_since_analyze, 0),
-                   greatest(s.last_analyze, s.last_autoanalyze)
-            FROM pg_class c LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
-            WHERE c.oid = to_regclass($1)
-            """, [context.table.quoted])
-        guard let row = rows.first else { throw PGSweepError.tableMissing(context.table.description) }
+            SELECT coalesce(sum(greatest(c.reltuples, 0)), 0)::float8, coalesce(sum(s.n_mod_since_analyze), 0)::int8,
+                   min(greatest(s.last_analyze, s.last_autoanalyze))
+            FROM (\(QueueTable.leafRelations("$1::oid::regclass"))) t JOIN pg_class c ON c.oid = t.relid
+            LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
+            """, [Int64(queue.oid)])[0]
         let estimate = try row.decode(Double.self, at: 0) ?? 0
         let modified = try row.decode(Int64.self, at: 1) ?? 0
         let lastAnalyze = try row.decode(Date.self, at: 2)
@@ -43,7 +46,8 @@ struct AnalyzeJob: MaintenanceJob {
         }
         context.shutdown.setActiveStatement(context.connection.cancelHandle())
         defer { context.shutdown.setActiveStatement(nil) }
-        try context.connection.execute("ANALYZE \(context.table.quoted)")
+        try context.connection.execute("ANALYZE \(queue.name.quoted)")
+        try context.progress?.recordCommitted(RunCounts(batches: 1), on: context.connection)
         result.batches = 1
         return result
     }

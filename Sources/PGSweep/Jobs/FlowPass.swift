@@ -96,5 +96,5 @@ public struct BatchQuery: Sendable {
 /// Jobs whose batches `explain` can show and check.
 public protocol ExplainableJob: MaintenanceJob {
     /// The batch queries a run would issue, with parameters computed from `context`.
-    func batchQueries(_ context: JobContext) -> [BatchQuery]
+    func batchQueries(_ context: JobContext) throws -> [BatchQuery]
 }

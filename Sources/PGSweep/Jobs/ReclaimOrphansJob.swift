@@ -8,13 +8,18 @@ import LibPQ
 /// + 1 (a crash counts as an attempt, so a row that kills its workers cannot loop forever);
 /// a row that has already used `max_retries` goes to `failed` with an `error_message` saying
 /// why. Batches select through `idx_processing_queue_processing_claimed_at`, oldest claim
-/// first, skipping rows a live worker holds; the `UPDATE` re-checks status and claim time so
-/// a worker's change in between is never overwritten.
+/// first, skipping rows a live worker holds, and update exactly the rows they locked (by
+/// partition and address, `BatchRows`); the `UPDATE` re-checks status and claim time so a
+/// worker's change in between is never overwritten.
 ///
 /// Emits rows `reclaimed` (back to pending) and `failed` (retries used up).
 struct ReclaimOrphansJob: ExplainableJob {
     let definition: JobDefinition
     let settings: PerFlow<ReclaimOrphansSettings>
+
+    let requiredColumns = [
+        "id", "flow_name", "status", "retry_count", "error_message", "flow_instance_id", "claimed_at", "updated_at",
+    ]
 
     func batchQueries(_ context: JobContext) -> [BatchQuery] {
         FlowPass.passes(settings, flows: definition.flows).map { pass in
@@ -35,14 +40,16 @@ struct ReclaimOrphansJob: ExplainableJob {
     func query(_ pass: FlowPass<ReclaimOrphansSettings>, cutoff: Date, batchSize: Int) -> BatchQuery {
         let table = definition.tableName
         let selector = """
-            SELECT id FROM \(table)
+            SELECT tableoid AS relation, ctid AS address FROM \(table)
             WHERE \(orphans(pass, flowParameter: 5))
             ORDER BY claimed_at
             LIMIT $2
             FOR UPDATE SKIP LOCKED
             """
         let sql = """
-            WITH changed AS (
+            WITH batch AS MATERIALIZED (
+            \(selector)
+            ), changed AS (
                 UPDATE \(table) AS q SET
                     status = CASE WHEN q.retry_count >= $3 THEN 'failed' ELSE 'pending' END,
                     retry_count = CASE WHEN q.retry_count >= $3 THEN q.retry_count ELSE q.retry_count + 1 END,
@@ -55,9 +62,7 @@ struct ReclaimOrphansJob: ExplainableJob {
                     flow_instance_id = NULL,
                     claimed_at = NULL,
                     updated_at = now()
-                WHERE q.id = ANY(ARRAY(
-            \(selector)
-                )) AND q.status = 'processing' AND q.claimed_at < $1
+                WHERE \(BatchRows.lockedByBatch) AND q.status = 'processing' AND q.claimed_at < $1
                 RETURNING q.status
             )
             SELECT count(*) FILTER (WHERE status = 'pending'), count(*) FILTER (WHERE status = 'failed') FROM changed
@@ -87,7 +92,7 @@ struct ReclaimOrphansJob: ExplainableJob {
         try BatchLoop.runPasses(passes, describe: \.filter.description, context, into: &result) { pass, connection, size in
             let query = self.query(pass, cutoff: cutoff(pass, context), batchSize: size)
             let row = try connection.query(query.sql, query.parameters)[0]
-            return ["reclaimed": try row.decode(Int64.self, at: 0) ?? 0, "failed": try row.decode(Int64.self, at: 1) ?? 0]
+            return RunCounts(rows: ["reclaimed": try row.decode(Int64.self, at: 0) ?? 0, "failed": try row.decode(Int64.self, at: 1) ?? 0])
         }
         return result
     }

@@ -6,9 +6,11 @@ import LibPQ
 /// First drops, with `DROP INDEX CONCURRENTLY`, the invalid leftovers of earlier concurrent
 /// rebuilds of this table's indexes (`<index>_ccnew`, `_ccnew1`..., `_ccold`...), and nothing
 /// else: never a valid index, never another table's, never a name that only looks similar.
-/// Then, most wasted bytes first and at most `max_indexes` per run, each index whose bloat
-/// reaches `bloat_threshold` and whose size reaches `min_size` is rebuilt with
-/// `REINDEX INDEX CONCURRENTLY` under the job's lock timeout. A rebuild that fails (lock or
+/// Then, most wasted bytes first, each index whose bloat reaches `bloat_threshold` and whose
+/// size reaches `min_size` is rebuilt with `REINDEX INDEX CONCURRENTLY` under the job's lock
+/// timeout, one at a time, until none is left, `max_runtime` passes (no rebuild starts
+/// after it), or the optional `max_indexes` cap is reached. On a partitioned table each
+/// partition's indexes are measured and rebuilt on their own. A rebuild that fails (lock or
 /// statement timeout, cancel) has its new half-built index dropped and is reported; the job
 /// goes on to the next. Refuses servers older than 12, and 14.0 to 14.3.
 ///
@@ -16,6 +18,8 @@ import LibPQ
 struct ReindexJob: MaintenanceJob {
     let definition: JobDefinition
     let settings: ReindexSettings
+
+    let requiredColumns: [String] = []
 
     func run(_ context: JobContext) throws -> JobResult {
         let connection = context.connection
@@ -29,30 +33,34 @@ struct ReindexJob: MaintenanceJob {
         }
         var result = JobResult()
         var notes: [String] = []
+        let started = Date()
         let leftovers = try Self.leftovers(table: context.table, on: connection)
         for leftover in leftovers {
             if context.dryRun {
-                notes.append("would drop \(leftover)")
+                notes.append("would drop \(leftover.name)")
                 result.rows["dropped", default: 0] += 1
                 continue
             }
-            try withTimeouts(context) {
-                try connection.execute("DROP INDEX CONCURRENTLY IF EXISTS \(QualifiedName(schema: context.table.schema ?? schemaOf(context), name: leftover).quoted)")
-            }
-            context.logger.info("dropped an invalid leftover of an earlier rebuild", metadata: [LogKey.index: .string(leftover)])
+            try withTimeouts(context) { try connection.execute("DROP INDEX CONCURRENTLY IF EXISTS \(leftover.qualified)") }
+            try context.progress?.recordCommitted(RunCounts(rows: ["dropped": 1]), on: connection)
+            context.logger.info("dropped an invalid leftover of an earlier rebuild", metadata: [LogKey.index: .string(leftover.name)])
             result.rows["dropped", default: 0] += 1
-            notes.append("dropped \(leftover)")
+            notes.append("dropped \(leftover.name)")
         }
 
         let measured = try IndexBloat.measure(table: context.table, on: connection)
         let candidates = measured
             .filter { $0.valid && ($0.bloat ?? 0) >= settings.bloatThreshold && $0.sizeBytes >= settings.minSize }
             .sorted { $0.wastedBytes > $1.wastedBytes }
-            .prefix(settings.maxIndexes)
+            .prefix(settings.maxIndexes ?? Int.max)
         var failures: [String] = []
         for index in candidates {
             if context.shutdown.isRequested {
                 result.interrupted = true
+                break
+            }
+            if Date().timeIntervalSince(started) >= context.limits.maxRuntime.seconds {
+                notes.append("max_runtime reached; the rest wait for the next run")
                 break
             }
             let figure = "\(index.name) \(ByteSize.format(index.sizeBytes)), bloat \(Int((index.bloat ?? 0) * 100))% (\(index.method.rawValue))"
@@ -61,13 +69,14 @@ struct ReindexJob: MaintenanceJob {
                 result.rows["rebuilt", default: 0] += 1
                 continue
             }
-            let qualified = QualifiedName(schema: context.table.schema ?? schemaOf(context), name: index.name)
             let before = try Self.invalidNames(table: context.table, on: connection)
             do {
                 context.shutdown.setActiveStatement(connection.cancelHandle())
                 defer { context.shutdown.setActiveStatement(nil) }
-                try withTimeouts(context) { try connection.execute("REINDEX INDEX CONCURRENTLY \(qualified.quoted)") }
-                let after = try connection.query("SELECT pg_relation_size($1::regclass)", [qualified.quoted])[0].decode(Int64.self, at: 0) ?? 0
+                try withTimeouts(context) { try connection.execute("REINDEX INDEX CONCURRENTLY \(index.qualifiedName)") }
+                try context.progress?.recordCommitted(RunCounts(rows: ["rebuilt": 1], batches: 1), on: connection)
+                let after = try connection.query("SELECT pg_relation_size($1::regclass) AS size", [index.qualifiedName])[0]
+                    .require(Int64.self, "size")
                 context.logger.info(
                     "rebuilt an index",
                     metadata: [LogKey.index: .string(index.name), "size.before": .stringConvertible(index.sizeBytes),
@@ -78,11 +87,9 @@ struct ReindexJob: MaintenanceJob {
             } catch let error as PostgresError where !error.isConnectionLost {
                 // The failed rebuild leaves a new, invalid index behind that every write keeps
                 // updating: drop it now.
-                let left = try Self.invalidNames(table: context.table, on: connection).subtracting(before)
-                for name in left.sorted() where Self.isLeftover(name, of: [index.name]) {
-                    try withTimeouts(context) {
-                        try connection.execute("DROP INDEX CONCURRENTLY IF EXISTS \(QualifiedName(schema: qualified.schema, name: name).quoted)")
-                    }
+                let left = try Self.invalidNames(table: context.table, on: connection).filter { !before.keys.contains($0.key) }
+                for (name, qualified) in left.sorted(by: { $0.key < $1.key }) where Self.isLeftover(name, of: [index.name]) {
+                    try withTimeouts(context) { try connection.execute("DROP INDEX CONCURRENTLY IF EXISTS \(qualified)") }
                 }
                 context.logger.error(
                     "rebuild failed; its half-built index was dropped",
@@ -120,36 +127,35 @@ struct ReindexJob: MaintenanceJob {
         try body()
     }
 
-    private func schemaOf(_ context: JobContext) -> String {
-        (try? context.connection.query(
-            "SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass($1)",
-            [context.table.quoted]).first?.decode(String.self, at: 0)) ?? "public"
-    }
-
-    /// Names of invalid indexes on the table.
-    static func invalidNames(table: QualifiedName, on connection: Connection) throws -> Set<String> {
-        Set(try connection.query(
+    /// Invalid indexes of the table (of every partition, when partitioned): name → name as SQL.
+    static func invalidNames(table: QualifiedName, on connection: Connection) throws -> [String: String] {
+        var names: [String: String] = [:]
+        for row in try connection.query(
             """
-            SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-            WHERE i.indrelid = to_regclass($1) AND NOT i.indisvalid
-            """, [table.quoted]).map { try $0.decode(String.self, at: 0)! })
+            SELECT c.relname, c.oid::regclass::text AS qualified FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+            WHERE i.indrelid IN (\(IndexBloat.leaves)) AND NOT i.indisvalid
+            """, [table.quoted])
+        {
+            names[try row.require(String.self, "relname")] = try row.require(String.self, "qualified")
+        }
+        return names
     }
 
-    /// Invalid leftovers of concurrent rebuilds of this table's indexes.
-    static func leftovers(table: QualifiedName, on connection: Connection) throws -> [String] {
+    /// Invalid leftovers of concurrent rebuilds of the table's indexes, with their names as SQL.
+    static func leftovers(table: QualifiedName, on connection: Connection) throws -> [(name: String, qualified: String)] {
         let rows = try connection.query(
             """
-            SELECT c.relname, i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-            WHERE i.indrelid = to_regclass($1)
+            SELECT c.relname, c.oid::regclass::text AS qualified, i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+            WHERE i.indrelid IN (\(IndexBloat.leaves))
             """, [table.quoted])
-        var valid: [String] = []
-        var invalid: [String] = []
+        var all: [String] = []
+        var invalid: [(name: String, qualified: String)] = []
         for row in rows {
-            let name = try row.decode(String.self, at: 0)!
-            if try row.decode(Bool.self, at: 1)! { valid.append(name) } else { invalid.append(name) }
+            let name = try row.require(String.self, "relname")
+            all.append(name)
+            if !(try row.require(Bool.self, "indisvalid")) { invalid.append((name, try row.require(String.self, "qualified"))) }
         }
-        let all = valid + invalid
-        return invalid.filter { isLeftover($0, of: all) }.sorted()
+        return invalid.filter { isLeftover($0.name, of: all) }.sorted { $0.name < $1.name }
     }
 
     /// True when `name` is `<base>_ccnew[N]` or `<base>_ccold[N]` for an index `base` in

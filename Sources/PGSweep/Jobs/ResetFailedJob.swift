@@ -7,12 +7,17 @@ import LibPQ
 /// optional `failed_before` back-off, goes to `pending` with `retry_count` + 1. Rows whose
 /// retries are used up stay `failed` (the archive job takes them later). Batches select
 /// through `idx_processing_queue_failed_retry` in its own order (`retry_count`,
-/// `created_at`), skipping rows another session holds; the `UPDATE` re-checks the state.
+/// `created_at`), skipping rows another session holds, and update exactly the rows they
+/// locked (`BatchRows`); the `UPDATE` re-checks the state.
 ///
 /// Emits rows `reset`.
 struct ResetFailedJob: ExplainableJob {
     let definition: JobDefinition
     let settings: PerFlow<ResetFailedSettings>
+
+    let requiredColumns = [
+        "id", "flow_name", "status", "retry_count", "flow_instance_id", "created_at", "claimed_at", "completed_at", "updated_at",
+    ]
 
     func batchQueries(_ context: JobContext) -> [BatchQuery] {
         FlowPass.passes(settings, flows: definition.flows).map { pass in
@@ -35,14 +40,16 @@ struct ResetFailedJob: ExplainableJob {
     func query(_ pass: FlowPass<ResetFailedSettings>, cutoff: Date, batchSize: Int) -> BatchQuery {
         let table = definition.tableName
         let selector = """
-            SELECT id FROM \(table)
+            SELECT tableoid AS relation, ctid AS address FROM \(table)
             WHERE \(retryable(pass, flowParameter: 4))
             ORDER BY retry_count, created_at
             LIMIT $3
             FOR UPDATE SKIP LOCKED
             """
         let sql = """
-            WITH changed AS (
+            WITH batch AS MATERIALIZED (
+            \(selector)
+            ), changed AS (
                 UPDATE \(table) AS q SET
                     status = 'pending',
                     retry_count = q.retry_count + 1,
@@ -50,9 +57,7 @@ struct ResetFailedJob: ExplainableJob {
                     claimed_at = NULL,
                     completed_at = NULL,
                     updated_at = now()
-                WHERE q.id = ANY(ARRAY(
-            \(selector)
-                )) AND q.status = 'failed' AND q.retry_count < $1
+                WHERE \(BatchRows.lockedByBatch) AND q.status = 'failed' AND q.retry_count < $1
                 RETURNING 1
             )
             SELECT count(*) FROM changed
@@ -78,7 +83,7 @@ struct ResetFailedJob: ExplainableJob {
         }
         try BatchLoop.runPasses(passes, describe: \.filter.description, context, into: &result) { pass, connection, size in
             let query = self.query(pass, cutoff: cutoff(pass, context), batchSize: size)
-            return ["reset": try connection.query(query.sql, query.parameters)[0].decode(Int64.self, at: 0) ?? 0]
+            return RunCounts(rows: ["reset": try connection.query(query.sql, query.parameters)[0].decode(Int64.self, at: 0) ?? 0])
         }
         return result
     }

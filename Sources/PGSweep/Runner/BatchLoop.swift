@@ -18,6 +18,8 @@ public struct BatchLoop {
     public struct Outcome: Sendable {
         public var batches = 0
         public var rows: Int64 = 0
+        /// What the batches changed, by action, and the bytes they wrote.
+        public var counts = RunCounts()
         public var stop: Stop = .exhausted
     }
 
@@ -25,9 +27,11 @@ public struct BatchLoop {
     public static let minimumBatchSize = 10
 
     /// Runs `batch` until done; `batch` gets the connection (inside the batch's transaction)
-    /// and the batch size, and returns how many rows it handled.
+    /// and the batch size, and returns what it changed. With a run to record into
+    /// (`context.progress`), each batch's counts are added to the run's row in the batch's
+    /// own transaction, so they commit, or not, with its work.
     public static func run(
-        _ context: JobContext, _ batch: (Connection, Int) throws -> Int64
+        _ context: JobContext, _ batch: (Connection, Int) throws -> RunCounts
     ) throws -> Outcome {
         var outcome = Outcome()
         let configured = context.limits.batchSize
@@ -45,13 +49,16 @@ public struct BatchLoop {
                 break
             }
             let batchStart = Date()
-            let handled: Int64
+            var counts: RunCounts
             do {
-                handled = try context.connection.transaction { connection in
+                counts = try context.connection.transaction { connection in
                     try connection.execute(
                         "SELECT set_config('statement_timeout', $1, true), set_config('lock_timeout', $2, true)",
                         [timeout.postgresSetting, context.lockTimeout.postgresSetting])
-                    return try batch(connection, size)
+                    var counts = try batch(connection, size)
+                    counts.batches = 1
+                    try context.progress?.record(counts, on: connection)
+                    return counts
                 }
             } catch let error as PostgresError where error.sqlState == .queryCanceled {
                 if context.shutdown.isRequested {
@@ -66,9 +73,12 @@ public struct BatchLoop {
                     metadata: ["batch.size": "\(size)", "statement_timeout": "\(timeout)"])
                 continue
             }
+            let handled = counts.totalRows
+            context.progress?.didCommit(counts)
             FaultInjection.point("batch-after-commit")
             outcome.batches += 1
             outcome.rows += handled
+            outcome.counts = outcome.counts + counts
             context.onBatch?(handled)
             context.logger.debug("batch done", metadata: ["batch.rows": "\(handled)", "batch.size": "\(size)"])
             if handled < Int64(size) {
@@ -89,27 +99,22 @@ public struct BatchLoop {
 }
 
 extension BatchLoop {
-    /// Runs the batch loop over each pass in turn, adding each batch's counts (by action) to
-    /// `result`, and logging one line per pass. A shutdown or `max_runtime` ends all passes.
+    /// Runs the batch loop over each pass in turn, adding each batch's counts (by action) and
+    /// bytes to `result`, and logging one line per pass. A shutdown or `max_runtime` ends all passes.
     static func runPasses<Pass>(
         _ passes: [Pass], describe: (Pass) -> String, _ context: JobContext, into result: inout JobResult,
-        batch: (Pass, Connection, Int) throws -> [String: Int64]
+        batch: (Pass, Connection, Int) throws -> RunCounts
     ) throws {
         for pass in passes {
-            var counts: [String: Int64] = [:]
-            let outcome = try run(context) { connection, size in
-                let handled = try batch(pass, connection, size)
-                counts.merge(handled, uniquingKeysWith: +)
-                return handled.values.reduce(0, +)
-            }
-            result.rows.merge(counts, uniquingKeysWith: +)
+            let outcome = try run(context) { connection, size in try batch(pass, connection, size) }
+            result.rows.merge(outcome.counts.rows, uniquingKeysWith: +)
+            result.bytesWritten += outcome.counts.bytes
             result.batches += outcome.batches
             var metadata: Logger.Metadata = ["pass": .string(describe(pass)), "stop": .string(outcome.stop.rawValue)]
-            for (action, count) in counts { metadata["rows.\(action)"] = .stringConvertible(count) }
-            context.logger.info("pass done", metadata: metadata)
+            for (action, count) in outcome.counts.rows { metadata["rows.\(action)"] = .stringConvertible(count) }
+            context.logger.log(level: outcome.rows > 0 ? .info : .debug, "pass done", metadata: metadata)
             if outcome.stop == .shutdown { result.interrupted = true }
             if outcome.stop != .exhausted { return }
         }
     }
 }
-

@@ -8,8 +8,10 @@ public struct JobContext {
     public let connection: Connection
     /// A logger carrying `job` and `run_id`.
     public let logger: Logger
-    /// The work-queue table.
+    /// The work-queue table, as configured.
     public let table: QualifiedName
+    /// The table as the database knows it; when nil, `queue()` reads it.
+    public var resolvedTable: QueueTable? = nil
     /// Limits with the statement and lock timeouts resolved.
     public let limits: JobLimits
     public let statementTimeout: ConfigDuration
@@ -23,8 +25,16 @@ public struct JobContext {
     public var runID: Int64 = 0
     /// Called after each committed batch with the rows it handled (progress display, tests).
     public var onBatch: (@Sendable (Int64) -> Void)? = nil
-    /// Called once with the estimated rows a run will handle, when the job can tell.
-    public var onEstimate: (@Sendable (Int64) -> Void)? = nil
+    /// Called once with the rows a run will handle, when the job can tell, and whether the
+    /// figure is only the planner's estimate.
+    public var onEstimate: (@Sendable (_ rows: Int64, _ estimated: Bool) -> Void)? = nil
+    /// Where committed work is counted: the run's row in `job_runs` (nil for dry runs).
+    var progress: RunProgress? = nil
+
+    /// The table as the database knows it.
+    public func queue() throws -> QueueTable {
+        try resolvedTable ?? QueueTable.resolve(table, on: connection)
+    }
 }
 
 /// What a job run did.
@@ -46,6 +56,8 @@ public struct JobResult: Sendable {
 /// A kind of maintenance job: given a context, it does one run.
 public protocol MaintenanceJob {
     var definition: JobDefinition { get }
+    /// The table's columns a run reads or writes; a run on a table without them is refused.
+    var requiredColumns: [String] { get }
     func run(_ context: JobContext) throws -> JobResult
 }
 

@@ -6,8 +6,9 @@ import Logging
 public protocol JobObserver: Sendable {
     /// A callback for each committed batch of `job` (rows handled), or nil.
     func onBatch(_ job: JobDefinition) -> (@Sendable (Int64) -> Void)?
-    /// A callback for the estimated total rows of `job`, or nil.
-    func onEstimate(_ job: JobDefinition) -> (@Sendable (Int64) -> Void)?
+    /// A callback for the total rows `job` expects to handle (and whether the figure is only
+    /// an estimate), or nil.
+    func onEstimate(_ job: JobDefinition) -> (@Sendable (_ rows: Int64, _ estimated: Bool) -> Void)?
     /// Called when `job` has finished.
     func finished(_ job: JobDefinition)
 }
@@ -37,19 +38,22 @@ public struct JobRunner {
         self.connect = connect
     }
 
-    /// Runs `jobs` in order; a failing job does not stop the others.
+    /// Runs `jobs` in order; a failing job does not stop the others, but a lost connection
+    /// ends the run (the summary's exit status is then 3).
     ///
     /// With `dryRun`, each job runs in a READ ONLY transaction and nothing is recorded.
     public func run(_ jobs: [JobDefinition], mode: Mode, dryRun: Bool = false) throws -> RunSummary {
         let control = try connect()
         let work = try connect()
         try requireSchema(on: control)
-        let store = RunStore(connection: control, schema: config.schema)
+        let queue = try QueueTable.resolve(config.table, on: control)
+        let store = RunStore(connection: control, schema: config.schema, tableKey: queue.name.quoted)
         var summary = RunSummary()
         for job in jobs {
             if shutdown.isRequested { break }
-            if let entry = try runOne(job, mode: mode, dryRun: dryRun, store: store, work: work) {
+            if let entry = try runOne(job, mode: mode, dryRun: dryRun, store: store, work: work, queue: queue) {
                 summary.entries.append(entry)
+                if entry.connectionLost { return summary }
             }
         }
         if !dryRun {
@@ -60,7 +64,7 @@ public struct JobRunner {
     }
 
     private func runOne(
-        _ job: JobDefinition, mode: Mode, dryRun: Bool, store: RunStore, work: Connection
+        _ job: JobDefinition, mode: Mode, dryRun: Bool, store: RunStore, work: Connection, queue: QueueTable
     ) throws -> RunSummary.Entry? {
         let now = try store.now()
         var fire: Date?
@@ -82,9 +86,9 @@ public struct JobRunner {
                 return nil
             }
         }
-        if dryRun { return runDry(job, work: work, now: now) }
+        if dryRun { return runDry(job, work: work, now: now, queue: queue) }
 
-        let lock = JobLock(schema: config.schema, table: config.table, job: job.name)
+        let lock = JobLock(schema: config.schema, table: queue.name, job: job.name)
         guard try lock.tryAcquire(on: work) else {
             let reason = "another runner holds this job"
             let id = try store.recordSkipped(job: job, scheduledFor: fire, reason: reason)
@@ -112,72 +116,88 @@ public struct JobRunner {
         let started = Date()
         var result = JobResult()
         var status = RunStatus.succeeded
-        var errorText: String?
+        var failure: (any Error)?
+        let progress = RunProgress(runID: runID, schema: config.schema)
         do {
-            result = try JobFactory.make(job, config: config).run(context(job, work: work, logger: jobLogger, now: now, dryRun: false, runID: runID))
+            let maintenance = JobFactory.make(job, config: config)
+            try Self.requireColumns(of: maintenance, in: queue)
+            var context = context(job, work: work, logger: jobLogger, now: now, dryRun: false, runID: runID, queue: queue)
+            context.progress = progress
+            result = try maintenance.run(context)
             if result.interrupted { status = .interrupted }
         } catch {
             work.rollbackQuietly()
             status = shutdown.isRequested ? .interrupted : .failed
-            errorText = "\(error)"
+            failure = error
         }
         observer?.finished(job)
+        let errorText = failure.map { "\($0)" }
+        let connectionLost = (failure as? PostgresError)?.isConnectionLost ?? false
+        let recorded = finish(runID, job: job, status: status, error: errorText, details: result.details, store: store, logger: jobLogger)
+        // The run's row, not this process's memory, says what committed; when the row cannot
+        // be reached, what this process saw commit.
+        let counts = recorded ?? progress.committed
+        result.rows = counts.rows
+        result.bytesWritten = counts.bytes
+        result.batches = counts.batches
         let duration = Date().timeIntervalSince(started)
-        try store.finish(id: runID, job: job.name, status: status, result: result, error: errorText)
         logSummary(jobLogger, status: status, result: result, error: errorText, duration: duration)
-        return .init(job: job.name, status: status, runID: runID, result: result, error: errorText, duration: duration)
+        return .init(
+            job: job.name, status: status, runID: runID, result: result, error: errorText, duration: duration,
+            connectionLost: connectionLost)
     }
 
-    /// Takes job `name`'s lock on `connection` if free; returns its release, or nil when
-    /// another session holds it.
-    public static func lockJob(named name: String, config: PGSweepConfig, on connection: Connection) throws -> (() -> Void)? {
-        let lock = JobLock(schema: config.schema, table: config.table, job: name)
+    /// Refuses a run on a table that lacks columns the job needs, before it touches anything.
+    static func requireColumns(of job: any MaintenanceJob, in queue: QueueTable) throws {
+        let missing = queue.missing(job.requiredColumns)
+        guard missing.isEmpty else {
+            throw PGSweepError.missingColumns(job: job.definition.name, table: queue.name.description, columns: missing)
+        }
+    }
+
+    /// Takes the lock of job `name` of `table` on `connection` if free; returns its release,
+    /// or nil when another session holds it.
+    public static func lockJob(
+        named name: String, table: QueueTable, config: PGSweepConfig, on connection: Connection
+    ) throws -> (() -> Void)? {
+        let lock = JobLock(schema: config.schema, table: table.name, job: name)
         guard try lock.tryAcquire(on: connection) else { return nil }
         return { lock.release(on: connection) }
     }
 
-    private func runDry(_ job: JobDefinition, work: Connection, now: Date) -> RunSummary.Entry {
+    private func runDry(_ job: JobDefinition, work: Connection, now: Date, queue: QueueTable) -> RunSummary.Entry {
         var jobLogger = logger
         jobLogger[metadataKey: LogKey.job] = .string(job.name)
         let started = Date()
         do {
             let result = try work.transaction(.readOnly) { connection in
-                try JobFactory.make(job, config: config).run(context(job, work: connection, logger: jobLogger, now: now, dryRun: true, runID: 0))
+                let maintenance = JobFactory.make(job, config: config)
+                try Self.requireColumns(of: maintenance, in: queue)
+                return try maintenance.run(context(job, work: connection, logger: jobLogger, now: now, dryRun: true, runID: 0, queue: queue))
             }
             logSummary(jobLogger, status: .succeeded, result: result, error: nil, duration: Date().timeIntervalSince(started), dryRun: true)
             return .init(job: job.name, status: .succeeded, runID: nil, result: result, error: nil, duration: Date().timeIntervalSince(started))
         } catch {
             logSummary(jobLogger, status: .failed, result: .init(), error: "\(error)", duration: Date().timeIntervalSince(started), dryRun: true)
-            return .init(job: job.name, status: .failed, runID: nil, result: .init(), error: "\(error)", duration: 0)
+            return .init(
+                job: job.name, status: .failed, runID: nil, result: .init(), error: "\(error)", duration: 0,
+                connectionLost: (error as? PostgresError)?.isConnectionLost ?? false)
         }
     }
 
-    private func context(_ job: JobDefinition, work: Connection, logger: Logger, now: Date, dryRun: Bool, runID: Int64) -> JobContext {
+    private func context(
+        _ job: JobDefinition, work: Connection, logger: Logger, now: Date, dryRun: Bool, runID: Int64, queue: QueueTable
+    ) -> JobContext {
         var context = JobContext(
             connection: work, logger: logger, table: config.table, limits: job.limits,
             statementTimeout: job.limits.statementTimeout ?? config.database.statementTimeout,
             lockTimeout: job.limits.lockTimeout ?? config.database.lockTimeout,
             dryRun: dryRun, shutdown: shutdown, startedAt: now)
         context.runID = runID
+        context.resolvedTable = queue
         context.onBatch = observer?.onBatch(job)
         context.onEstimate = observer?.onEstimate(job)
         return context
-    }
-
-    /// The one summary line per job run.
-    private func logSummary(
-        _ logger: Logger, status: RunStatus, result: JobResult, error: String?, duration: TimeInterval, dryRun: Bool = false
-    ) {
-        var metadata: Logger.Metadata = [
-            "status": .string(status.rawValue), "rows": .stringConvertible(result.totalRows),
-            "bytes": .stringConvertible(result.bytesWritten), "batches": .stringConvertible(result.batches),
-            "duration_ms": .stringConvertible(Int(duration * 1000)),
-        ]
-        for (action, count) in result.rows { metadata["rows.\(action)"] = .stringConvertible(count) }
-        for (key, value) in result.details { metadata["detail.\(key)"] = .string(value) }
-        if let error { metadata[LogKey.error] = .string(error) }
-        if dryRun { metadata["dry_run"] = "true" }
-        logger.log(level: status == .failed ? .error : .info, "job finished", metadata: metadata)
     }
 
     private func requireSchema(on connection: Connection) throws {

@@ -1,10 +1,16 @@
 import Foundation
 import LibPQ
 
-/// Reads and writes `job_runs`, the record of every run.
+/// Reads and writes `job_runs`, the record of every run, for one work-queue table.
+///
+/// Several tables may share pgsweep's schema: every row names its table (`table_name`, the
+/// quoted qualified name), and a job is identified by table and name. Rows from before
+/// schema version 2 have no table and match every table.
 struct RunStore {
     let connection: Connection
     let schema: String
+    /// `table_name` of this table's rows: its quoted, schema-qualified name.
+    let tableKey: String
 
     var table: String { QualifiedName(schema: schema, name: "job_runs").quoted }
 
@@ -14,42 +20,39 @@ struct RunStore {
     func begin(job: JobDefinition, scheduledFor: Date?) throws -> Int64 {
         let rows = try connection.query(
             """
-            INSERT INTO \(table) (job, job_type, scheduled_for, status, host, pid, pgsweep_version)
-            VALUES ($1, $2, $3, 'running', $4, $5, $6) RETURNING id
+            INSERT INTO \(table) (table_name, job, job_type, scheduled_for, status, host, pid, pgsweep_version)
+            VALUES ($1, $2, $3, $4, 'running', $5, $6, $7) RETURNING id
             """,
-            [job.name, job.type.rawValue, scheduledFor, Self.host, Int(getpid()), PGSweepVersion.current])
-        return try rows[0].decode(Int64.self, at: 0)!
+            [tableKey, job.name, job.type.rawValue, scheduledFor, Self.host, Int(getpid()), PGSweepVersion.current])
+        return try rows[0].require(Int64.self, "id")
     }
 
-    /// Ends a run with its final status, counts and error, and adds it to the totals.
-    func finish(id: Int64, job: String, status: RunStatus, result: JobResult, error: String?) throws {
-        let details = try String(data: JSONSerialization.data(withJSONObject: result.details, options: [.sortedKeys]), encoding: .utf8)
-        try connection.transaction { connection in
-            try connection.execute(
+    /// Ends a run with its final status, error and details, and counts it in the totals.
+    /// Returns what its batches recorded (`RunProgress`), which is what really committed.
+    func finish(id: Int64, job: String, status: RunStatus, error: String?, details: [String: String]) throws -> RunCounts {
+        let details = try String(data: JSONSerialization.data(withJSONObject: details, options: [.sortedKeys]), encoding: .utf8)
+        return try connection.transaction { connection in
+            let row = try connection.query(
                 """
-                UPDATE \(table) SET status = $2, finished_at = clock_timestamp(), rows_affected = $3,
-                    bytes_written = $4, batches = $5, error = $6, details = $7::jsonb
+                UPDATE \(table) SET status = $2, finished_at = clock_timestamp(), error = $3, details = $4::jsonb
                 WHERE id = $1
-                """, [id, status.rawValue, result.totalRows, result.bytesWritten, result.batches, error, details])
-            try addToTotals(job: job, status: status, rows: result.rows)
+                RETURNING rows_by_action::text AS rows, bytes_written, batches
+                """, [id, status.rawValue, error, details])[0]
+            try addRun(job: job, status: status, count: 1, on: connection)
+            return RunCounts(
+                rows: try row.requireJSON([String: Int64].self, "rows"), bytes: try row.require(Int64.self, "bytes_written"),
+                batches: try row.require(Int.self, "batches"))
         }
     }
 
-    private func addToTotals(job: String, status: RunStatus, rows: [String: Int64]) throws {
+    private func addRun(job: String, status: RunStatus, count: Int64, on connection: Connection) throws {
+        guard count > 0 else { return }
         let totals = QualifiedName(schema: schema, name: "job_totals").quoted
         try connection.execute(
             """
-            INSERT INTO \(totals) (job, status, runs) VALUES ($1, $2, 1)
-            ON CONFLICT (job, status) DO UPDATE SET runs = \(totals).runs + 1
-            """, [job, status.rawValue])
-        let rowTotals = QualifiedName(schema: schema, name: "job_row_totals").quoted
-        for (action, count) in rows where count > 0 {
-            try connection.execute(
-                """
-                INSERT INTO \(rowTotals) (job, action, rows) VALUES ($1, $2, $3)
-                ON CONFLICT (job, action) DO UPDATE SET rows = \(rowTotals).rows + excluded.rows
-                """, [job, action, count])
-        }
+            INSERT INTO \(totals) (table_name, job, status, runs) VALUES ($1, $2, $3, $4)
+            ON CONFLICT (table_name, job, status) DO UPDATE SET runs = \(totals).runs + excluded.runs
+            """, [tableKey, job, status.rawValue, count])
     }
 
     /// Records a run that did not happen, and why.
@@ -58,26 +61,27 @@ struct RunStore {
         try connection.transaction { connection in
             let rows = try connection.query(
                 """
-                INSERT INTO \(table) (job, job_type, scheduled_for, status, finished_at, error, host, pid, pgsweep_version)
-                VALUES ($1, $2, $3, 'skipped', clock_timestamp(), $4, $5, $6, $7) RETURNING id
+                INSERT INTO \(table) (table_name, job, job_type, scheduled_for, status, finished_at, error, host, pid, pgsweep_version)
+                VALUES ($1, $2, $3, $4, 'skipped', clock_timestamp(), $5, $6, $7, $8) RETURNING id
                 """,
-                [job.name, job.type.rawValue, scheduledFor, reason, Self.host, Int(getpid()), PGSweepVersion.current])
-            try addToTotals(job: job.name, status: .skipped, rows: [:])
-            return try rows[0].decode(Int64.self, at: 0)!
+                [tableKey, job.name, job.type.rawValue, scheduledFor, reason, Self.host, Int(getpid()), PGSweepVersion.current])
+            try addRun(job: job.name, status: .skipped, count: 1, on: connection)
+            return try rows[0].require(Int64.self, "id")
         }
     }
 
-    /// Marks `running` rows of `job` as interrupted: called while holding the job's lock,
-    /// so no live runner can own them.
+    /// Marks `running` rows of `job` as interrupted, ending them at their last committed
+    /// batch (or their start, when none committed): called while holding the job's lock, so
+    /// no live runner can own them.
     func markInterrupted(job: String) throws -> Int64 {
         try connection.transaction { connection in
             let count = try connection.execute(
                 """
-                UPDATE \(table) SET status = 'interrupted', finished_at = clock_timestamp(),
+                UPDATE \(table) SET status = 'interrupted', finished_at = coalesce(last_progress_at, started_at),
                     error = coalesce(error, 'the runner stopped without recording an end (killed or lost its connection)')
-                WHERE job = $1 AND status = 'running'
-                """, [job]).affectedRows
-            for _ in 0..<count { try addToTotals(job: job, status: .interrupted, rows: [:]) }
+                WHERE job = $1 AND status = 'running' AND (table_name = $2 OR table_name IS NULL)
+                """, [job, tableKey]).affectedRows
+            try addRun(job: job, status: .interrupted, count: count, on: connection)
             return count
         }
     }
@@ -85,20 +89,25 @@ struct RunStore {
     /// True when a run with one of `statuses` is recorded for `job` at fire time `scheduledFor`.
     func hasRun(job: String, scheduledFor: Date, statuses: [RunStatus]) throws -> Bool {
         try !connection.query(
-            "SELECT 1 FROM \(table) WHERE job = $1 AND scheduled_for = $2 AND status = ANY($3) LIMIT 1",
-            [job, scheduledFor, statuses.map(\.rawValue)]
+            """
+            SELECT 1 FROM \(table)
+            WHERE job = $1 AND scheduled_for = $2 AND status = ANY($3) AND (table_name = $4 OR table_name IS NULL) LIMIT 1
+            """,
+            [job, scheduledFor, statuses.map(\.rawValue), tableKey]
         ).isEmpty
     }
 
-    /// Deletes finished runs that started before `cutoff`, in batches. Returns rows deleted.
+    /// Deletes this table's finished runs that started before `cutoff`, in batches. Returns
+    /// rows deleted.
     func prune(before cutoff: Date) throws -> Int64 {
         var total: Int64 = 0
         while true {
             let deleted = try connection.execute(
                 """
                 DELETE FROM \(table) WHERE id IN (
-                    SELECT id FROM \(table) WHERE started_at < $1 AND status <> 'running' LIMIT 10000)
-                """, [cutoff]).affectedRows
+                    SELECT id FROM \(table)
+                    WHERE started_at < $1 AND status <> 'running' AND (table_name = $2 OR table_name IS NULL) LIMIT 10000)
+                """, [cutoff, tableKey]).affectedRows
             total += deleted
             if deleted < 10000 { return total }
         }
@@ -106,7 +115,7 @@ struct RunStore {
 
     /// The database's clock.
     func now() throws -> Date {
-        try connection.query("SELECT clock_timestamp()")[0].decode(Date.self, at: 0)!
+        try connection.query("SELECT clock_timestamp() AS now")[0].require(Date.self, "now")
     }
 }
 

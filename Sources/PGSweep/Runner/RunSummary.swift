@@ -9,12 +9,16 @@ public struct RunSummary: Sendable {
         public var result: JobResult
         public var error: String?
         public var duration: TimeInterval
+        /// True when the run ended because the connection to the database was lost.
+        public var connectionLost = false
     }
 
     public var entries: [Entry] = []
 
-    /// The exit status for the whole run: a failure wins; skipped jobs count as success.
+    /// The exit status for the whole run: a lost connection (3) wins, then a failure (1);
+    /// skipped jobs count as success.
     public var exitStatus: ExitStatus {
-        entries.contains { $0.status == .failed } ? .failure : .success
+        if entries.contains(where: \.connectionLost) { return .databaseUnreachable }
+        return entries.contains { $0.status == .failed } ? .failure : .success
     }
 }

@@ -72,7 +72,30 @@ public enum OwnSchema {
             );
             CREATE INDEX archive_batches_created_at_idx ON \(schema).archive_batches (created_at);
             """
-        }
+        },
+        // Several tables (and their configurations) may share one pgsweep schema: runs, totals
+        // and ledger rows name their table, and ledger rows their database. Runs count their
+        // rows batch by batch, so a run that fails after N batches still shows them.
+        Migration(version: 2, summary: "runs, totals and ledger rows name their table and database; runs count batch by batch") { schema in
+            """
+            ALTER TABLE \(schema).job_runs
+                ADD COLUMN table_name text,
+                ADD COLUMN rows_by_action jsonb NOT NULL DEFAULT '{}',
+                ADD COLUMN last_progress_at timestamptz;
+            COMMENT ON COLUMN \(schema).job_runs.table_name IS 'the work-queue table, quoted and schema-qualified; NULL for runs before version 2';
+            DROP INDEX \(schema).job_runs_one_run_per_fire_idx;
+            CREATE UNIQUE INDEX job_runs_one_run_per_fire_idx ON \(schema).job_runs (coalesce(table_name, ''), job, scheduled_for)
+                WHERE scheduled_for IS NOT NULL AND status <> 'skipped';
+            ALTER TABLE \(schema).job_totals ADD COLUMN table_name text NOT NULL DEFAULT '';
+            ALTER TABLE \(schema).job_totals DROP CONSTRAINT job_totals_pkey, ADD PRIMARY KEY (table_name, job, status);
+            ALTER TABLE \(schema).job_row_totals ADD COLUMN table_name text NOT NULL DEFAULT '';
+            ALTER TABLE \(schema).job_row_totals DROP CONSTRAINT job_row_totals_pkey, ADD PRIMARY KEY (table_name, job, action);
+            ALTER TABLE \(schema).archive_batches
+                ADD COLUMN database_system_id text,
+                ADD COLUMN database_name text;
+            CREATE INDEX archive_batches_table_name_idx ON \(schema).archive_batches (table_name);
+            """
+        },
     ]
 
     /// The tables the current version creates.

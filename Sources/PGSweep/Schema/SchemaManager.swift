@@ -7,39 +7,52 @@ public struct SchemaManager {
     public var table: QualifiedName
     /// pgsweep's own schema name (unquoted).
     public var schema: String
+    /// The configured jobs, whose columns `check` looks for.
+    public var jobs: [any MaintenanceJob]
     public var logger: Logger
 
     public init(table: QualifiedName, schema: String, logger: Logger) {
         self.table = table
         self.schema = schema
+        self.jobs = []
         self.logger = logger
+    }
+
+    /// The manager for `config`'s table, schema and jobs.
+    public init(config: PGSweepConfig, logger: Logger) {
+        self.init(table: config.table, schema: config.schema, logger: logger)
+        jobs = config.jobs.map { JobFactory.make($0, config: config) }
     }
 
     /// What `apply` did.
     public struct ApplyResult: Sendable {
         public var migrationsApplied: [Int]
         public var indexesCreated: [String]
-        /// Indexes left invalid (a failed or running concurrent build); not touched.
+        /// Indexes left invalid (a failed or running concurrent build), or names another
+        /// table's index holds; not touched.
         public var indexesInvalid: [String]
+        /// Expected indexes found under other names (expected name → existing name).
+        public var indexesEquivalent: [(expected: String, existing: String)]
     }
 
     /// Applies missing migrations of pgsweep's schema, then creates any missing V007 index
-    /// with `CREATE INDEX CONCURRENTLY IF NOT EXISTS`. Safe to run twice: the second run
+    /// without blocking writers: `CREATE INDEX CONCURRENTLY IF NOT EXISTS` on a plain table;
+    /// on a partitioned one, an index on the parent alone (`ON ONLY`), one built concurrently
+    /// on each partition, each then attached. An index that already exists under another
+    /// name with the same definition counts as present. Safe to run twice: the second run
     /// changes nothing.
     ///
     /// An invalid index is reported, never dropped: it may be a build another session is
     /// running right now.
     public func apply(on connection: Connection) throws -> ApplyResult {
         let applied = try applyMigrations(on: connection)
-        guard try tableExists(on: connection) else {
-            throw PGSweepError.tableMissing(table.description)
-        }
-        var created: [String] = []
-        var invalid: [String] = []
-        for status in try indexStatuses(on: connection) {
+        let queue = try QueueTable.resolve(table, on: connection)
+        var result = ApplyResult(migrationsApplied: applied, indexesCreated: [], indexesInvalid: [], indexesEquivalent: [])
+        for status in try indexStatuses(of: queue, on: connection) {
             switch status.state {
-            case .valid: continue
-            case .invalid, .wrongTable: invalid.append(status.name)
+            case .valid:
+                if let existing = status.existing { result.indexesEquivalent.append((status.name, existing)) }
+            case .invalid, .wrongTable: result.indexesInvalid.append(status.name)
             case .missing:
                 let definition = QueueIndex.v007.first { $0.name(for: table) == status.name }!
                 logger.info("creating index", metadata: ["index": .string(status.name)])
@@ -47,22 +60,41 @@ public struct SchemaManager {
                 // wait is still bounded by lock_timeout.
                 try connection.execute("SET statement_timeout = 0")
                 defer { _ = try? connection.execute("RESET statement_timeout") }
-                try connection.execute(definition.createStatement(for: table, concurrently: true))
-                created.append(status.name)
+                if queue.isPartitioned {
+                    try PartitionedIndexBuilder(definition: definition, logger: logger)
+                        .build(name: status.name, on: queue.name, oid: Int64(queue.oid), connection: connection)
+                } else {
+                    try connection.execute(definition.createStatement(for: queue.name, concurrently: true))
+                }
+                created(status.name, on: queue, connection: connection, into: &result)
             }
         }
-        return ApplyResult(migrationsApplied: applied, indexesCreated: created, indexesInvalid: invalid)
+        return result
     }
 
-    /// Reports the table, every expected index and pgsweep's schema version.
+    private func created(_ name: String, on queue: QueueTable, connection: Connection, into result: inout ApplyResult) {
+        let valid = (try? IndexCatalog.read(relation: Int64(queue.oid), on: connection).named(name)?.valid) ?? false
+        if valid { result.indexesCreated.append(name) } else { result.indexesInvalid.append(name) }
+    }
+
+    /// Reports the table, every expected index, the columns each configured job needs, and
+    /// pgsweep's schema version.
     public func check(on connection: Connection) throws -> SchemaReport {
-        let exists = try tableExists(on: connection)
+        let queue: QueueTable?
+        do {
+            queue = try QueueTable.resolve(table, on: connection)
+        } catch PGSweepError.tableMissing {
+            queue = nil
+        }
         return SchemaReport(
-            table: table.description,
-            tableExists: exists,
-            indexes: exists ? try indexStatuses(on: connection) : QueueIndex.v007.map {
-                .init(name: $0.name(for: table), state: .missing)
-            },
+            table: queue?.name.description ?? table.description,
+            tableExists: queue != nil,
+            partitioned: queue?.isPartitioned ?? false,
+            indexes: try queue.map { try indexStatuses(of: $0, on: connection) }
+                ?? QueueIndex.v007.map { .init(name: $0.name(for: table), state: .missing) },
+            jobColumns: queue.map { queue in
+                jobs.map { SchemaReport.JobColumns(job: $0.definition.name, needs: $0.requiredColumns, missing: queue.missing($0.requiredColumns)) }
+            } ?? [],
             ownSchemaVersion: try ownSchemaVersion(on: connection),
             ownSchemaCurrentVersion: OwnSchema.currentVersion)
     }
@@ -113,28 +145,22 @@ public struct SchemaManager {
         }
     }
 
-    private func tableExists(on connection: Connection) throws -> Bool {
-        let rows = try connection.query("SELECT to_regclass($1) IS NOT NULL", [table.quoted])
-        return try rows[0].decode(Bool.self, at: 0) ?? false
-    }
-
-    private func indexStatuses(on connection: Connection) throws -> [SchemaReport.IndexStatus] {
+    /// Each V007 index of `queue`: present under its name (valid or not), present under
+    /// another name with the same definition, its name taken by another table's index, or missing.
+    func indexStatuses(of queue: QueueTable, on connection: Connection) throws -> [SchemaReport.IndexStatus] {
+        let catalog = try IndexCatalog.read(relation: Int64(queue.oid), on: connection)
         let names = QueueIndex.v007.map { $0.name(for: table) }
-        let rows = try connection.query(
+        // Index names are unique per schema: one of another table may hold an expected name.
+        let elsewhere = Set(try connection.query(
             """
-            SELECT c.relname, i.indisvalid AND i.indisready, i.indrelid = to_regclass($1)
-            FROM pg_index i
-            JOIN pg_class c ON c.oid = i.indexrelid
-            WHERE c.relnamespace = (SELECT relnamespace FROM pg_class WHERE oid = to_regclass($1))
-              AND c.relname = ANY($2)
-            """, [table.quoted, names])
-        var found: [String: SchemaReport.IndexState] = [:]
-        for row in rows {
-            let name = try row.decode(String.self, at: 0) ?? ""
-            let valid = try row.decode(Bool.self, at: 1) ?? false
-            let onTable = try row.decode(Bool.self, at: 2) ?? false
-            found[name] = !onTable ? .wrongTable : (valid ? .valid : .invalid)
+            SELECT c.relname FROM pg_class c
+            WHERE c.relnamespace = $1::regnamespace AND c.relkind IN ('i', 'I') AND c.relname = ANY($2)
+            """, [quoteIdentifier(queue.schema), names]
+        ).map { try $0.require(String.self, "relname") })
+        return zip(QueueIndex.v007, names).map { definition, name in
+            if let index = catalog.named(name) { return .init(name: name, state: index.valid ? .valid : .invalid) }
+            if let index = catalog.equivalent(to: definition) { return .init(name: name, state: .valid, existing: index.name) }
+            return .init(name: name, state: elsewhere.contains(name) ? .wrongTable : .missing)
         }
-        return names.map { .init(name: $0, state: found[$0] ?? .missing) }
     }
 }

@@ -12,10 +12,14 @@ public enum PGSweepError: Error, Sendable, CustomStringConvertible {
     case schemaNotApplied(found: Int, expected: Int)
     /// The archive file system has less free space than `archive.min_free_space`.
     case archiveSpace(directory: String, free: Int64, required: Int64)
+    /// The configured `table` names something pgsweep must not maintain (a system catalog, a view).
+    case notAQueueTable(String)
+    /// The table lacks columns a job needs; nothing was changed.
+    case missingColumns(job: String, table: String, columns: [String])
 
     public var exitStatus: ExitStatus {
         switch self {
-        case .usage: return .usage
+        case .usage, .notAQueueTable: return .usage
         default: return .failure
         }
     }
@@ -32,6 +36,10 @@ public enum PGSweepError: Error, Sendable, CustomStringConvertible {
             return found == 0
                 ? "pgsweep's schema is not in the database; run `pgsweep schema apply` first"
                 : "pgsweep's schema is at version \(found), this pgsweep needs \(expected); run `pgsweep schema apply`"
+        case .notAQueueTable(let message): return message
+        case .missingColumns(let job, let table, let columns):
+            let list = columns.map { "\"\($0)\"" }.joined(separator: ", ")
+            return "job \(job) needs column\(columns.count == 1 ? "" : "s") \(list), which table \(table) does not have; nothing was changed"
         case .archiveSpace(let directory, let free, let required):
             return "archive directory \(directory) has \(ByteSize.format(free)) free, less than archive.min_free_space \(ByteSize.format(required)); nothing was archived"
         }

@@ -1,0 +1,111 @@
+import ArchiveFormat
+import Foundation
+import LibPQ
+
+extension ArchiveJob {
+    /// One batch, inside the batch's transaction: stream, fsync, publish, ledger. The caller
+    /// commits afterwards.
+    func archiveBatch(
+        _ kind: Kind, pass: FlowPass<ArchiveSettings>, size: Int, batch: Int, queue: QueueTable,
+        columns: [ArchiveManifest.Column], connection: Connection, context: JobContext
+    ) throws -> (rows: Int64, bytes: Int64) {
+        for (sql, parameters) in flowSetup(pass.filter) { try connection.execute(sql, parameters) }
+        let source = queue.archiveSource
+        let path = ArchivePaths.dataFile(root: storage.directory, source: source, date: context.startedAt, runID: context.runID, batch: batch)
+        let names = columns.map(\.name)
+        let writer = try ArchiveFileWriter(
+            path: path, level: Int32(storage.compressionLevel), idColumn: names.firstIndex(of: "id")!,
+            createdAtColumn: names.firstIndex(of: "created_at")!)
+        let returning = names.map(quoteIdentifier).joined(separator: ", ")
+        var chunks = 0
+        context.shutdown.setActiveStatement(connection.cancelHandle())
+        defer { context.shutdown.setActiveStatement(nil) }
+        func copy(_ statement: String, header: Bool) throws -> Int64 {
+            try connection.copyOut("COPY (\(statement)) TO STDOUT (FORMAT csv\(header ? ", HEADER" : ""))") { bytes in
+                try writer.write(bytes)
+                chunks += 1
+                if chunks == 1 { FaultInjection.point("archive-mid-stream") }
+            }
+        }
+        var copied: Int64 = 0
+        if queue.isPartitioned {
+            // Lock the batch across partitions, then delete each partition's share by address:
+            // one CSV stream, its header from the first statement.
+            let groups = try connection.query(lockStatement(kind, pass: pass, now: context.startedAt, limit: size))
+            for (index, group) in groups.enumerated() {
+                copied += try copy(
+                    partitionDeleteStatement(
+                        kind, pass: pass, now: context.startedAt, partition: try group.require(String.self, "partition"),
+                        addresses: try group.require(String.self, "addresses"), returning: returning),
+                    header: index == 0)
+            }
+        } else {
+            copied = try copy(deleteStatement(kind, pass: pass, now: context.startedAt, limit: size, returning: returning), header: true)
+        }
+        guard copied > 0 else { return (0, 0) }  // nothing left: the writer removes its temporary file
+        let (bytes, sha256, header) = try writer.finish()
+        FaultInjection.point("archive-after-fsync")
+        guard writer.rows == copied, header == names else {
+            throw ArchiveError(.damaged, path: path, "wrote \(writer.rows) rows with header \(header), the server sent \(copied)")
+        }
+        let manifest = ArchiveManifest(
+            pgsweepVersion: PGSweepVersion.current, source: source, key: queue.identityKey ?? ["id"],
+            file: (path as NSString).lastPathComponent, columns: columns, rows: copied, bytes: bytes, sha256: sha256,
+            minID: writer.minID, maxID: writer.maxID, minCreatedAt: writer.minCreatedAt, maxCreatedAt: writer.maxCreatedAt,
+            selection: selection(kind, pass: pass, now: context.startedAt), job: definition.name, runID: context.runID,
+            batch: batch, writtenAt: PostgresTimestamp.format(Date()))
+        try writer.publish(manifest: manifest) { FaultInjection.point("archive-between-files") }
+        FaultInjection.point("archive-after-rename")
+        try ArchiveLedger(schema: schema).record(
+            manifest, relativePath: ArchivePaths.relative(path, to: storage.directory), on: connection)
+        FaultInjection.point("archive-after-ledger")
+        context.logger.debug("archived a batch", metadata: ["file": .string(path), "rows": .stringConvertible(copied)])
+        return (copied, bytes)
+    }
+
+    /// How many rows the run will archive, for a progress display: counted through the
+    /// cleanup index when that takes under `countBudget`, else the planner's estimate
+    /// (`estimated` true).
+    func total(_ passes: [FlowPass<ArchiveSettings>], context: JobContext) throws -> (rows: Int64, estimated: Bool) {
+        var counted: Int64 = 0
+        do {
+            try context.connection.transaction(.readOnly) { connection in
+                try connection.execute("SELECT set_config('statement_timeout', $1, true)", [Self.countBudget.postgresSetting])
+                for pass in passes {
+                    for (sql, parameters) in flowSetup(pass.filter) { try connection.execute(sql, parameters) }
+                    for kind in [Kind.completed, .failed] {
+                        counted += try connection.query(
+                            "SELECT count(*) AS rows FROM (\(selectStatement(kind, pass: pass, now: context.startedAt))) s")[0]
+                            .require(Int64.self, "rows")
+                    }
+                }
+            }
+            return (counted, false)
+        } catch let error as PostgresError where error.sqlState == .queryCanceled {
+            return (try estimate(passes, context: context), true)
+        }
+    }
+
+    /// The longest the progress display's count may take. Defaults to two seconds.
+    static let countBudget = ConfigDuration.seconds(2)
+
+    /// The planner's estimate of the rows to archive.
+    private func estimate(_ passes: [FlowPass<ArchiveSettings>], context: JobContext) throws -> Int64 {
+        try context.connection.transaction(.readOnly) { connection in
+            var total: Int64 = 0
+            for pass in passes {
+                for (sql, parameters) in flowSetup(pass.filter) { try connection.execute(sql, parameters) }
+                for kind in [Kind.completed, .failed] {
+                    let json = try connection.query("EXPLAIN (FORMAT JSON) \(selectStatement(kind, pass: pass, now: context.startedAt))")[0]
+                        .decode(String.self, at: 0) ?? "[]"
+                    if let plan = (try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [[String: Any]])?.first?["Plan"] as? [String: Any],
+                        let rows = plan["Plan Rows"] as? NSNumber
+                    {
+                        total += rows.int64Value
+                    }
+                }
+            }
+            return total
+        }
+    }
+}
