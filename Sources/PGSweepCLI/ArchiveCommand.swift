@@ -99,7 +99,13 @@ extension PGSweepRoot {
                 try List.print(inventory, json: json, logger: context.logger)
                 if repair {
                     let removed = try inventory.removeLeftovers()
-                    Swift.print(removed.isEmpty ? "repair: no leftovers" : "repair: removed \(removed.count) leftover(s)")
+                    let line = removed.isEmpty ? "repair: no leftovers" : "repair: removed \(removed.count) leftover(s)"
+                    // JSON on stdout stays one document; the outcome goes to the log there.
+                    if json {
+                        context.logger.info("\(line)", metadata: ["removed": .array(removed.map { .string($0) })])
+                    } else {
+                        Swift.print(line)
+                    }
                 }
                 if inventory.hasDamage { throw ExitCode(ExitStatus.archiveDamaged.rawValue) }
             }

@@ -41,12 +41,13 @@ struct CommandContext {
 
     /// Writes and pushes metrics as configured; failures are logged, never fatal.
     func exportMetrics() {
-        let exporter = MetricsExporter(settings: config.metrics, schema: config.schema, logger: logger)
-        guard exporter.isConfigured else { return }
+        guard config.metrics.textfile != nil || config.metrics.pushgateway != nil else { return }
         do {
-            exporter.export(using: try connect())
+            let connection = try connect()
+            let table = try QueueTable.resolve(config.table, on: connection).name
+            MetricsExporter(settings: config.metrics, schema: config.schema, table: table, logger: logger).export(using: connection)
         } catch {
-            logger.error("could not connect to export metrics", metadata: [LogKey.error: "\(error)"])
+            logger.error("could not export metrics", metadata: [LogKey.error: "\(error)"])
         }
     }
 

@@ -52,6 +52,9 @@ extension PGSweepRoot {
             let summary = try runner.run(selected, mode: due ? .due : .now, dryRun: dryRun)
             if !dryRun { context.exportMetrics() }
             if let status = SignalWatcher.exitStatus(shutdown) { throw ExitCode(status.rawValue) }
+            if let lost = summary.entries.first(where: \.connectionLost) {
+                throw PGSweepError.connectionLost("job \(lost.job): \(lost.error ?? "lost the connection to PostgreSQL")")
+            }
             throw ExitCode(summary.exitStatus.rawValue)
         }
     }

@@ -4,10 +4,15 @@ import TestSupport
 /// Runs the built `pgsweep` executable.
 enum CLI {
     static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> ProcessOutput {
+        try ProcessRunner.run(RepositoryPaths.executable("pgsweep"), arguments, environment: Self.environment(environment))
+    }
+
+    /// This process's environment without the developer's PG* settings (each test says what
+    /// it wants), plus `extra`.
+    static func environment(_ extra: [String: String] = [:]) -> [String: String] {
         var env = ProcessInfo.processInfo.environment
-        // Keep the developer's PG* settings out of the child: each test says what it wants.
         for key in env.keys where key.hasPrefix("PG") { env[key] = nil }
-        env.merge(environment) { $1 }
-        return try ProcessRunner.run(RepositoryPaths.executable("pgsweep"), arguments, environment: env)
+        env.merge(extra) { $1 }
+        return env
     }
 }

@@ -19,10 +19,10 @@ struct MetricsTests {
             #expect(try CLI.run(["--config", config, "run", "stats"]).status == 0)
             #expect(try CLI.run(["--config", config, "run", "stats"]).status == 0)
             let text = try String(contentsOfFile: path, encoding: .utf8)
-            #expect(text.contains("pgsweep_job_runs_total{job=\"stats\",status=\"succeeded\"} 2\n"))
+            #expect(text.contains("pgsweep_job_runs_total{job=\"stats\",table=\"public.processing_queue\",status=\"succeeded\"} 2\n"), "\(text)")
             #expect(text.contains("# TYPE pgsweep_job_runs_total counter"))
-            #expect(text.contains("pgsweep_job_last_success_timestamp_seconds{job=\"stats\"} 1"))
-            #expect(text.contains("pgsweep_job_duration_seconds{job=\"stats\"} "))
+            #expect(text.contains("pgsweep_job_last_success_timestamp_seconds{job=\"stats\",table=\"public.processing_queue\"} 1"))
+            #expect(text.contains("pgsweep_job_duration_seconds{job=\"stats\",table=\"public.processing_queue\"} "))
             #expect(text.hasSuffix("\n"))
             #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.path).filter { $0.contains(".tmp") }.isEmpty)
         }
@@ -49,7 +49,10 @@ struct MetricsTests {
             #expect(try CLI.run(["--config", config, "run", "--all"]).status == 0)
             let metrics = try #require(Self.get("\(base)/metrics"))
             let runs = metrics.split(separator: "\n").filter { $0.hasPrefix("pgsweep_job_runs_total{") }
-            #expect(runs.contains { $0.contains("job=\"stats\"") && $0.contains("status=\"succeeded\"") && $0.hasSuffix(" 1") })
+            #expect(runs.contains {
+                $0.contains("job=\"stats\"") && $0.contains("table=\"public.processing_queue\"") && $0.contains("status=\"succeeded\"")
+                    && $0.hasSuffix(" 1")
+            })
             #expect(runs.contains { $0.contains("job=\"other-job\"") && $0.hasSuffix(" 1") })
 
             let deadConfig = try RunnerTests.prepare(

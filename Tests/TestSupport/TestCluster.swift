@@ -30,9 +30,16 @@ public final class TestCluster: Sendable {
         "host=\(socketDirectory) port=\(port) user=\(user) dbname=\(database)"
     }
 
-    /// A superuser connection to `database`.
+    /// A superuser connection to `database`, named `pgsweep-tests` in `pg_stat_activity` so
+    /// tests can tell their own sessions from pgsweep's.
     public func connect(database: String = "postgres", logger: Logger = TestLogging.silent) throws -> Connection {
-        try Connection(conninfo: conninfo(database: database), logger: logger)
+        try Connection(conninfo: conninfo(database: database), applicationName: "pgsweep-tests", logger: logger)
+    }
+
+    /// Starts another cluster of its own (a different system identifier), stopped and deleted
+    /// like the shared one when the test process ends; for tests of several clusters at once.
+    public static func startAnother() throws -> TestCluster {
+        try start()
     }
 
     private static func start() throws(TestClusterError) -> TestCluster {
@@ -65,12 +72,16 @@ public struct TestClusterError: Error, CustomStringConvertible {
     public var description: String { "PostgreSQL test cluster: \(reason)" }
 }
 
-/// Stops the cluster at process exit, and makes sure it is stopped even if the process dies.
+/// Stops the clusters at process exit, and makes sure they are stopped even if the process dies.
 private enum Cleanup {
-    nonisolated(unsafe) static var folder: String?
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var folders: [String] = []
 
     static func register(folder: String) {
-        Cleanup.folder = folder
+        let first = lock.withLock {
+            folders.append(folder)
+            return folders.count == 1
+        }
         // The watchdog blocks reading a pipe whose write end only this process holds (it is
         // close-on-exec, so no child inherits it). When this process ends in any way, the
         // read returns and the watchdog destroys the cluster. It runs in its own session so
@@ -86,9 +97,11 @@ private enum Cleanup {
             stdoutPath: "/dev/null", stderrPath: "/dev/null", newSession: true)
         close(fds[0])
         // fds[1] stays open, unused, until the process ends.
+        guard first else { return }
         atexit {
-            guard let folder = Cleanup.folder else { return }
-            _ = try? ProcessRunner.run("/bin/bash", [RepositoryPaths.file("ops/pglocal"), "destroy", folder])
+            for folder in Cleanup.lock.withLock({ Cleanup.folders }) {
+                _ = try? ProcessRunner.run("/bin/bash", [RepositoryPaths.file("ops/pglocal"), "destroy", folder])
+            }
         }
     }
 }

@@ -16,11 +16,12 @@ public struct TestDatabase: Sendable {
     }
 
     /// Runs `body` with a fresh database, optionally holding the work-queue table; drops it after.
+    /// By default on the shared cluster, with a new name.
     public static func with<T>(
-        queueTable: Bool = false, _ body: (TestDatabase) async throws -> T
+        queueTable: Bool = false, cluster: TestCluster? = nil, name: String? = nil, _ body: (TestDatabase) async throws -> T
     ) async throws -> T {
-        let cluster = try TestCluster.get()
-        let name = "t_\(UUID().uuidString.prefix(12).lowercased().replacingOccurrences(of: "-", with: ""))"
+        let cluster = try cluster ?? TestCluster.get()
+        let name = name ?? "t_\(UUID().uuidString.prefix(12).lowercased().replacingOccurrences(of: "-", with: ""))"
         let admin = try cluster.connect()
         try admin.execute("CREATE DATABASE \(quoteIdentifier(name))")
         let database = TestDatabase(cluster: cluster, name: name)

@@ -66,13 +66,22 @@ public struct Explainer {
     /// The relations a plan may name for the table: the table or its partitions, and each
     /// index with the table's own index it belongs to (a partition's index → the parent's).
     struct Relations {
+        /// Relations whose sequential scan is a problem: the table, or each partition but the
+        /// small ones (under `smallPartitionPages`), which PostgreSQL rightly reads whole.
         var tables: Set<String>
         var rootIndex: [String: String]
 
+        /// Pages (8 kB) below which a partition's sequential scan is cheaper than any index
+        /// and is not reported: 1 MB.
+        static let smallPartitionPages = 128
+
         static func read(_ queue: QueueTable, on connection: Connection) throws -> Relations {
             let tables = try connection.query(
-                "SELECT c.relname FROM (\(QueueTable.leafRelations("$1::oid::regclass"))) t JOIN pg_class c ON c.oid = t.relid",
-                [Int64(queue.oid)]
+                """
+                SELECT c.relname FROM (\(QueueTable.leafRelations("$1::oid::regclass"))) t JOIN pg_class c ON c.oid = t.relid
+                WHERE NOT $2 OR c.relpages >= $3
+                """,
+                [Int64(queue.oid), queue.isPartitioned, smallPartitionPages]
             ).map { try $0.require(String.self, "relname") }
             var roots: [String: String] = [:]
             for row in try connection.query(

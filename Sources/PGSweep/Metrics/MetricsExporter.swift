@@ -7,7 +7,9 @@ import Prometheus
 import FoundationNetworking
 #endif
 
-/// Exports job metrics after each run, to a node-exporter textfile and/or a Pushgateway.
+/// Exports job metrics of one work-queue table after each run, to a node-exporter textfile
+/// and/or a Pushgateway. Every series carries a `table` label: several tables (and
+/// configurations) may share pgsweep's schema and one Pushgateway.
 ///
 /// Values come from pgsweep's tables, not from this process's memory: a CronJob starts a new
 /// process every few minutes, and several runners may share one database, so only the
@@ -16,11 +18,15 @@ import FoundationNetworking
 public struct MetricsExporter {
     public let settings: PGSweepConfig.MetricsSettings
     public let schema: String
+    /// The table whose jobs are exported.
+    public let table: QualifiedName
     public let logger: Logger
 
-    public init(settings: PGSweepConfig.MetricsSettings, schema: String, logger: Logger) {
+    /// An exporter for the jobs of `table` (resolved, schema-qualified).
+    public init(settings: PGSweepConfig.MetricsSettings, schema: String, table: QualifiedName, logger: Logger) {
         self.settings = settings
         self.schema = schema
+        self.table = table
         self.logger = logger
     }
 
@@ -45,8 +51,9 @@ public struct MetricsExporter {
             }
         }
         if let gateway = settings.pushgateway {
-            // One group per job (`/metrics/job/<job>`): the Pushgateway sets the grouping
-            // key's `job` label on everything in a group, so each group must be one job's.
+            // One group per job and table (`/metrics/job/<job>/table@base64/<table>`): the
+            // Pushgateway sets the grouping key's labels on everything in a group, so each
+            // group must be one job's of one table.
             for job in Set(samples.map(\.job)).sorted() {
                 do {
                     try push(Self.render(samples.filter { $0.job == job }), to: gateway, job: job)
@@ -69,23 +76,30 @@ public struct MetricsExporter {
         var value: Double
     }
 
-    /// The current values, from pgsweep's tables.
+    /// The current values, from pgsweep's tables: this table's rows, and rows from before
+    /// pgsweep recorded tables (schema version 1), which can only have been one table's.
     func read(using connection: Connection) throws -> [Sample] {
         var samples: [Sample] = []
+        let key = table.quoted
+        let label = ("table", table.description)
         let totals = QualifiedName(schema: schema, name: "job_totals").quoted
-        for row in try connection.query("SELECT job, status, runs FROM \(totals) ORDER BY 1, 2") {
+        for row in try connection.query(
+            "SELECT job, status, sum(runs)::int8 AS runs FROM \(totals) WHERE table_name IN ($1, '') GROUP BY 1, 2 ORDER BY 1, 2", [key])
+        {
             let job = try row.require(String.self, "job")
             samples.append(Sample(
                 kind: .counter, descriptor: MetricName.jobRuns, job: job,
-                labels: [("job", job), ("status", try row.require(String.self, "status"))],
+                labels: [("job", job), label, ("status", try row.require(String.self, "status"))],
                 value: Double(try row.require(Int64.self, "runs"))))
         }
         let rowTotals = QualifiedName(schema: schema, name: "job_row_totals").quoted
-        for row in try connection.query("SELECT job, action, rows FROM \(rowTotals) ORDER BY 1, 2") {
+        for row in try connection.query(
+            "SELECT job, action, sum(rows)::int8 AS rows FROM \(rowTotals) WHERE table_name IN ($1, '') GROUP BY 1, 2 ORDER BY 1, 2", [key])
+        {
             let job = try row.require(String.self, "job")
             samples.append(Sample(
                 kind: .counter, descriptor: MetricName.rows, job: job,
-                labels: [("job", job), ("action", try row.require(String.self, "action"))],
+                labels: [("job", job), label, ("action", try row.require(String.self, "action"))],
                 value: Double(try row.require(Int64.self, "rows"))))
         }
         let runs = QualifiedName(schema: schema, name: "job_runs").quoted
@@ -95,15 +109,15 @@ public struct MetricsExporter {
                    extract(epoch FROM max(finished_at) FILTER (WHERE status = 'succeeded'))::float8 AS last_success,
                    (array_agg(extract(epoch FROM finished_at - started_at)::float8 ORDER BY finished_at DESC)
                         FILTER (WHERE status IN ('succeeded', 'failed', 'interrupted')))[1] AS duration
-            FROM \(runs) WHERE finished_at IS NOT NULL GROUP BY job ORDER BY job
-            """)
+            FROM \(runs) WHERE finished_at IS NOT NULL AND (table_name = $1 OR table_name IS NULL) GROUP BY job ORDER BY job
+            """, [key])
         for row in latest {
             let job = try row.require(String.self, "job")
             if let success = try row.decode(Double.self, "last_success") {
-                samples.append(Sample(kind: .gauge, descriptor: MetricName.lastSuccess, job: job, labels: [("job", job)], value: success))
+                samples.append(Sample(kind: .gauge, descriptor: MetricName.lastSuccess, job: job, labels: [("job", job), label], value: success))
             }
             if let duration = try row.decode(Double.self, "duration") {
-                samples.append(Sample(kind: .gauge, descriptor: MetricName.duration, job: job, labels: [("job", job)], value: duration))
+                samples.append(Sample(kind: .gauge, descriptor: MetricName.duration, job: job, labels: [("job", job), label], value: duration))
             }
         }
         return samples
@@ -159,10 +173,15 @@ public struct MetricsExporter {
         ok = true
     }
 
-    /// Replaces the group of `job` on the Pushgateway with `text` (HTTP PUT).
+    /// Replaces the group of `job` of this table on the Pushgateway with `text` (HTTP PUT).
     func push(_ text: String, to gateway: String, job: String) throws {
         let encoded = job.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? job
-        guard let url = URL(string: "\(gateway)/metrics/job/\(encoded)") else { throw MetricsError("bad Pushgateway URL") }
+        // Base64url (the Pushgateway's `@base64` form) carries any table name, slashes included.
+        let table = Data(table.description.utf8).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+        guard let url = URL(string: "\(gateway)/metrics/job/\(encoded)/table@base64/\(table)") else {
+            throw MetricsError("bad Pushgateway URL")
+        }
         var request = URLRequest(url: url, timeoutInterval: 10)
         request.httpMethod = "PUT"
         request.setValue("text/plain; version=0.0.4", forHTTPHeaderField: "Content-Type")

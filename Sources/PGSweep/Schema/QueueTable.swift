@@ -126,9 +126,10 @@ public struct QueueTable: Sendable {
 
     /// The unique key restore relies on: a valid, immediate, non-partial unique index (a
     /// primary key or unique constraint, or a plain unique index) whose key columns are
-    /// exactly `id`, or on a partitioned table `id` plus the partition key.
+    /// exactly `id`, or on a partitioned table `id` plus the partition key of every level
+    /// (PostgreSQL requires each level's key in a partitioned table's unique index).
     private func findIdentityKey(on connection: Connection) throws -> [String]? {
-        let wanted = isPartitioned ? Set(["id"] + partitionKey) : ["id"]
+        let wanted = Set(wantedKey)
         let candidates = try connection.query(
             """
             SELECT json_agg(a.attname ORDER BY k.position)::text AS columns
@@ -142,21 +143,24 @@ public struct QueueTable: Sendable {
             """, [Int64(oid)])
         for row in candidates {
             let columns = try row.requireJSON([String].self, "columns")
-            if Set(columns) == wanted && columns.count == wanted.count { return ["id"] + partitionKey.filter { $0 != "id" } }
+            if Set(columns) == wanted && columns.count == wanted.count { return columns }
         }
         return nil
+    }
+
+    /// The columns the identity key must have: `id`, and on a partitioned table every
+    /// level's partition key.
+    private var wantedKey: [String] {
+        ["id"] + (partitionKey + allPartitionKeyColumns.subtracting(partitionKey).sorted()).filter { $0 != "id" }
     }
 
     /// Why the archive cannot take rows from this table (restore could not put them back),
     /// or nil when it can.
     public var unrestorableReason: String? {
         guard identityKey == nil else { return nil }
-        if isPartitioned {
-            let columns = (["id"] + partitionKey.filter { $0 != "id" }).joined(separator: ", ")
-            return "table \(name) has no primary key or unique constraint on (\(columns)), so archived rows could not be restored "
-                + "(restore inserts with ON CONFLICT on that key); add one, for example ALTER TABLE \(name.quoted) ADD PRIMARY KEY (\(columns))"
-        }
-        return "table \(name) has no primary key or unique constraint on id, so archived rows could not be restored "
-            + "(restore inserts with ON CONFLICT (id)); add one, for example ALTER TABLE \(name.quoted) ADD PRIMARY KEY (id)"
+        let columns = wantedKey.joined(separator: ", ")
+        let what = isPartitioned ? "(\(columns))" : "id"
+        return "table \(name) has no primary key or unique constraint on \(what), so archived rows could not be restored "
+            + "(restore inserts with ON CONFLICT on that key); add one, for example ALTER TABLE \(name.quoted) ADD PRIMARY KEY (\(columns))"
     }
 }

@@ -14,12 +14,15 @@ public enum PGSweepError: Error, Sendable, CustomStringConvertible {
     case archiveSpace(directory: String, free: Int64, required: Int64)
     /// The configured `table` names something pgsweep must not maintain (a system catalog, a view).
     case notAQueueTable(String)
+    /// A run ended because its connection to the database was lost (the message names where it pointed).
+    case connectionLost(String)
     /// The table lacks columns a job needs; nothing was changed.
     case missingColumns(job: String, table: String, columns: [String])
 
     public var exitStatus: ExitStatus {
         switch self {
         case .usage, .notAQueueTable: return .usage
+        case .connectionLost: return .databaseUnreachable
         default: return .failure
         }
     }
@@ -36,7 +39,7 @@ public enum PGSweepError: Error, Sendable, CustomStringConvertible {
             return found == 0
                 ? "pgsweep's schema is not in the database; run `pgsweep schema apply` first"
                 : "pgsweep's schema is at version \(found), this pgsweep needs \(expected); run `pgsweep schema apply`"
-        case .notAQueueTable(let message): return message
+        case .notAQueueTable(let message), .connectionLost(let message): return message
         case .missingColumns(let job, let table, let columns):
             let list = columns.map { "\"\($0)\"" }.joined(separator: ", ")
             return "job \(job) needs column\(columns.count == 1 ? "" : "s") \(list), which table \(table) does not have; nothing was changed"
