@@ -142,3 +142,45 @@ struct ArchiveFileTests {
         }
     }
 }
+
+@Suite("Archive paths")
+struct ArchivePathTests {
+    @Test("names become path components no other name maps to", arguments: [
+        ("processing_queue", "processing_queue"), ("a.b", "a%2Eb"), ("a_b", "a_b"), ("my queue", "my%20queue"), ("%2E", "%252E"),
+        ("émile", "%C3%A9mile"), ("..", "%2E%2E"), ("a/b", "a%2Fb"),
+    ])
+    func component(name: String, expected: String) {
+        #expect(ArchivePaths.component(name) == expected)
+    }
+
+    @Test("a source's folder separates databases, clusters, schemas and tables")
+    func folders() {
+        let base = ArchiveSource(systemIdentifier: "1", database: "app", schema: "public", table: "q")
+        var variants = [base]
+        for change in [
+            { (s: inout ArchiveSource) in s.systemIdentifier = "2" }, { $0.database = "app2" }, { $0.database = "app-1" },
+            { $0.schema = "tenant" }, { $0.table = "q2" }, { $0.schema = "public.q" }, { $0.table = "q.public" },
+        ] {
+            var source = base
+            change(&source)
+            variants.append(source)
+        }
+        #expect(Set(variants.map(\.folder)).count == variants.count)
+        #expect(base.folder == "app-1/public.q")
+        let path = ArchivePaths.dataFile(root: "/a", source: base, date: Date(timeIntervalSince1970: 1_764_385_200), runID: 7, batch: 3)
+        #expect(path == "/a/app-1/public.q/2025/11/29/q-20251129T030000Z-7-0003.csv.zst")
+    }
+
+    @Test("a format 2 manifest without its source or key is refused as incomplete")
+    func incompleteManifest() throws {
+        let scratch = try ScratchFolder()
+        let path = try ArchiveFileTests.write(in: scratch.path)
+        let url = URL(fileURLWithPath: ArchiveManifest.path(for: path))
+        var object = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
+        #expect(object["format_version"] as? Int == 2)
+        object["source"] = nil
+        try JSONSerialization.data(withJSONObject: object).write(to: url)
+        let error = try #require(throws: ArchiveError.self) { try ArchiveFileReader.verify(path) }
+        #expect(error.reason.contains("needs source and key"))
+    }
+}

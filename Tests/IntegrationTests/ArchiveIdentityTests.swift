@@ -173,4 +173,56 @@ struct ArchiveIdentityTests {
             #expect(try connection.query("SELECT count(*) AS n FROM tenant.processing_queue")[0].require(Int64.self, "n") > 0)
         }
     }
+
+    @Test("format 1 files keep working: a ledgered one verifies and restores; an unledgered one, whose database is unknown, is left alone")
+    func formatOne() async throws {
+        try await TestDatabase.with(queueTable: true) { database in
+            let scratch = try ScratchFolder()
+            let connection = try database.connect()
+            try QueueFixture.load(connection, count: 1_000)
+            let root = scratch.file("archive")
+            let config = try Self.config(database, table: "processing_queue", archive: root, in: scratch.file("a"))
+            #expect(try CLI.run(["--config", config, "run", "archive"]).status == 0)
+            let current = try #require(ArchivePaths.dataFiles(under: root).first)
+
+            // Two files as pgsweep's first format wrote them: under <table>/, manifests without a source.
+            func legacy(_ name: String) throws -> (relative: String, manifest: [String: Any]) {
+                let relative = "processing_queue/2026/11/29/\(name)"
+                let path = "\(root)/\(relative)"
+                try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                try FileManager.default.copyItem(atPath: current, toPath: path)
+                var manifest = try #require(
+                    try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: ArchiveManifest.path(for: current)))) as? [String: Any])
+                manifest["format_version"] = 1
+                manifest["table"] = "processing_queue"
+                manifest["file"] = name
+                manifest["source"] = nil
+                manifest["key"] = nil
+                try JSONSerialization.data(withJSONObject: manifest).write(to: URL(fileURLWithPath: ArchiveManifest.path(for: path)))
+                return (relative, manifest)
+            }
+            let ledgered = try legacy("processing_queue-20261129T030000Z-900-0001.csv.zst")
+            let stray = try legacy("processing_queue-20261129T030000Z-901-0001.csv.zst")
+            try connection.execute(
+                """
+                INSERT INTO pgsweep.archive_batches (run_id, job, table_name, file, format_version, row_count, bytes, sha256)
+                VALUES (900, 'archive', 'processing_queue', $1, 1, $2, $3, $4)
+                """, [ledgered.relative, ledgered.manifest["rows"] as? Int ?? 0, ledgered.manifest["bytes"] as? Int ?? 0,
+                      ledgered.manifest["sha256"] as? String ?? ""])
+
+            let (status, states, output) = try Self.verify(config, repair: true)
+            #expect(status == 0, "\(output.all)")
+            #expect(states[ledgered.relative] == "ok", "\(states)")
+            #expect(states[stray.relative] == nil, "\(states)")
+            #expect(output.stderr.contains("1 format 1 file(s)"), "\(output.stderr)")
+            #expect(FileManager.default.fileExists(atPath: "\(root)/\(stray.relative)"), "repair never removes a file it cannot attribute")
+
+            try connection.execute("CREATE TABLE copy (LIKE processing_queue INCLUDING ALL)")
+            let restore = try CLI.run(["--config", config, "restore", "\(root)/\(ledgered.relative)", "--into", "copy"])
+            #expect(restore.status == 0, "\(restore.all)")
+            #expect(restore.stdout.contains("inserted \(ledgered.manifest["rows"] as? Int ?? -1) rows"), "\(restore.stdout)")
+            let named = try CLI.run(["--config", config, "restore", "\(root)/\(ledgered.relative)", "--dry-run"])
+            #expect(named.status == 0, "a format 1 file naming the configured table is this table's: \(named.all)")
+        }
+    }
 }

@@ -30,7 +30,13 @@ struct BadConfigTests {
         ("archive:\n  directory: ${PGSWEEP_TEST_UNSET_VARIABLE}\n",
          "jobs.yaml:4:14: archive.directory: environment variable PGSWEEP_TEST_UNSET_VARIABLE is not set"),
         ("jobs:\n  a: { type: analyze, schedule: \"@daily\" }\n  a: { type: analyze, schedule: \"@hourly\" }\n",
-         "duplicate key \"a\""),
+         "jobs.yaml:5:3: duplicate key \"a\" in one mapping (first at line 4)"),
+        ("jobs:\n  a: { type: analyze, schedule: \"@daily\", force: true, force: false }\n",
+         "jobs.yaml:4:56: duplicate key \"force\" in one mapping (first at line 4)"),
+        ("table: x; DROP TABLE y\n", "jobs.yaml:3:8: table: expected a table name like processing_queue or app.processing_queue: \";\" is not allowed"),
+        ("table: my queue\n", "table: expected a table name like processing_queue or app.processing_queue: a space is not allowed"),
+        ("table: pg_catalog.pg_class\n", "table: expected the work-queue table, got \"pg_catalog.pg_class\" in the system schema pg_catalog"),
+        ("table: information_schema.tables\n", "in the system schema information_schema"),
         ("timezone: Mars/Olympus_Mons\n", "jobs.yaml:3:11: timezone: expected an IANA time zone such as UTC or Europe/Berlin, got \"Mars/Olympus_Mons\""),
         ("jobs:\n  a: { schedule: \"@daily\" }\n", "jobs.a: missing required key \"type\""),
         ("jobs:\n  a: { type: analyze, flows: [x] }\n", "jobs.a.flows: unknown key \"flows\""),
@@ -45,6 +51,14 @@ struct BadConfigTests {
             #expect(output.stderr.contains(expected), "\(command): \(output.stderr)")
             #expect(!output.stderr.contains("could not connect"))
         }
+    }
+
+    @Test("a folder given as --config says so")
+    func folderAsConfig() throws {
+        let scratch = try ScratchFolder()
+        let output = try CLI.run(["--config", scratch.path, "config", "check"])
+        #expect(output.status == 2)
+        #expect(output.stderr.contains("\(scratch.path): is a folder, not a configuration file"), "\(output.stderr)")
     }
 
     @Test("several problems are all reported in one go")

@@ -33,17 +33,28 @@ struct ReindexTests {
         return result
     }
 
+    /// How many rebuilds the `job finished` line of a dry run plans.
+    static func planned(_ stderr: String) -> Int {
+        let line = stderr.split(separator: "\n").first { $0.contains("\"msg\":\"job finished\"") } ?? ""
+        return line.components(separatedBy: "would rebuild").count - 1
+    }
+
     static func invalid(_ connection: Connection) throws -> [String] {
         try connection.query(
             "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE NOT i.indisvalid ORDER BY 1"
         ).map { try $0.decode(String.self, at: 0)! }
     }
 
-    @Test("bloated indexes are rebuilt and shrink; one under the threshold is untouched; a second run rebuilds nothing")
+    @Test("bloated indexes are rebuilt and shrink, all of them by default, or up to max_indexes; one under the threshold is untouched; a second run rebuilds nothing")
     func rebuildsBloated() async throws {
         try await TestDatabase.with(queueTable: true) { database in
             let scratch = try ScratchFolder()
-            let config = try Self.bloated(database, scratch, job: ", bloat_threshold: 0.3, min_size: 64kB, max_indexes: 20")
+            let config = try Self.bloated(database, scratch, job: ", bloat_threshold: 0.3, min_size: 64kB")
+            let capped = try database.writeConfig(
+                "jobs:\n  reindex: { type: reindex, schedule: \"0 4 * * 0\", bloat_threshold: 0.3, min_size: 64kB, max_indexes: 2 }",
+                in: try { let folder = scratch.file("capped"); try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true); return folder }())
+            let cappedDry = try CLI.run(["--config", capped, "--log-format", "json", "run", "reindex", "--dry-run"])
+            #expect(Self.planned(cappedDry.stderr) == 2, "\(cappedDry.stderr)")
             let connection = try database.connect()
             // Built after the deletes, so packed: under the threshold.
             try connection.execute("CREATE INDEX fresh_updated_at ON processing_queue (updated_at)")
@@ -52,6 +63,7 @@ struct ReindexTests {
             let dry = try CLI.run(["--config", config, "--log-format", "json", "run", "reindex", "--dry-run"])
             #expect(dry.status == 0, "\(dry.all)")
             #expect(dry.stderr.contains("would rebuild idx_processing_queue_status_created_at"))
+            #expect(Self.planned(dry.stderr) >= 6, "no cap by default: \(dry.stderr)")
             #expect(try Self.sizes(connection).mapValues(\.node) == before.mapValues(\.node))
 
             let run = try CLI.run(["--config", config, "--log-format", "json", "run", "reindex"])

@@ -31,6 +31,15 @@ struct ConfigLoaderTests {
         #expect(config.archive.compressionLevel == 3)
     }
 
+    @Test("relative paths start at the configuration file's folder: the archive and the metrics textfile")
+    func relativePaths() throws {
+        let config = try parse("archive:\n  directory: data/archive\nmetrics:\n  textfile: ../metrics/pgsweep.prom\njobs: {}")
+        #expect(config.archive.directory == "/etc/pgsweep/data/archive")
+        #expect(config.metrics.textfile == "/etc/metrics/pgsweep.prom")
+        let absolute = try parse("metrics:\n  textfile: /var/lib/node_exporter/pgsweep.prom\njobs: {}")
+        #expect(absolute.metrics.textfile == "/var/lib/node_exporter/pgsweep.prom")
+    }
+
     @Test("values and ${VAR} expansion are read")
     func values() throws {
         let config = try parse(

@@ -45,8 +45,8 @@ public struct JobRunner {
     public func run(_ jobs: [JobDefinition], mode: Mode, dryRun: Bool = false) throws -> RunSummary {
         let control = try connect()
         let work = try connect()
-        try requireSchema(on: control)
         let queue = try QueueTable.resolve(config.table, on: control)
+        try requireSchema(on: control)
         let store = RunStore(connection: control, schema: config.schema, tableKey: queue.name.quoted)
         var summary = RunSummary()
         for job in jobs {
