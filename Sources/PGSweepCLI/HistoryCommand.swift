@@ -28,7 +28,9 @@ extension PGSweepRoot {
         func run() throws {
             let context = try CommandContext(options: global)
             let connection = try context.connect()
-            let runs = try RunHistory(schema: context.config.schema).recent(on: connection, job: job, limit: limit)
+            let queue = try QueueTable.resolve(context.config.table, on: connection)
+            try context.schemaManager.requireCurrent(on: connection)
+            let runs = try RunHistory(schema: context.config.schema).recent(on: connection, queue: queue.name, job: job, limit: limit)
             if json {
                 try JSONOutput.print(runs)
                 return

@@ -210,4 +210,36 @@ struct RunnerTests {
             #expect(noSchema.stderr.contains("run `pgsweep schema apply` first"))
         }
     }
+
+    @Test("two tables sharing pgsweep's schema: a due job of the same name runs for each, and history shows each table its own runs")
+    func tablesShareTheSchema() async throws {
+        try await TestDatabase.with(queueTable: true) { database in
+            let scratch = try ScratchFolder()
+            let connection = try database.connect()
+            try connection.execute("CREATE SCHEMA tenant")
+            try connection.execute("CREATE TABLE tenant.processing_queue (LIKE public.processing_queue INCLUDING ALL)")
+            var configs: [String] = []
+            for (folder, table) in [("a", "processing_queue"), ("b", "tenant.processing_queue")] {
+                try FileManager.default.createDirectory(atPath: scratch.file(folder), withIntermediateDirectories: true)
+                let config = try database.writeConfig(
+                    "table: \(table)\njobs:\n  stats: { type: analyze, schedule: \"0 0 1 1 *\", force: true, starting_deadline: 5000d }",
+                    in: scratch.file(folder))
+                #expect(try CLI.run(["--config", config, "schema", "apply"]).status == 0)
+                configs.append(config)
+            }
+            for config in configs {
+                let output = try CLI.run(["--config", config, "run", "--due"])
+                #expect(output.status == 0, "\(output.all)")
+            }
+            let runs = try connection.query("SELECT table_name, status FROM pgsweep.job_runs ORDER BY id").map {
+                "\(try $0.require(String.self, "table_name")) \(try $0.require(String.self, "status"))"
+            }
+            #expect(runs == [#""public"."processing_queue" succeeded"#, #""tenant"."processing_queue" succeeded"#])
+            for config in configs {
+                let history = try CLI.run(["--config", config, "history", "--json"])
+                let items = try JSONSerialization.jsonObject(with: Data(history.stdout.utf8)) as? [[String: Any]] ?? []
+                #expect(items.count == 1, "\(history.stdout)")
+            }
+        }
+    }
 }

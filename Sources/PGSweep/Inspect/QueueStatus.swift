@@ -1,5 +1,6 @@
 import Foundation
 import LibPQ
+import Logging
 
 /// The queue's health at a glance: per flow, counts by status, the oldest pending row,
 /// orphans, failed rows with retries left and used up; and the last run of each job.
@@ -127,14 +128,18 @@ public struct QueueStatus: Sendable, Encodable {
         }
         var lastRuns: [LastRun] = []
         let runsTable = QualifiedName(schema: config.schema, name: "job_runs")
-        let hasRuns = try connection.query("SELECT to_regclass($1) IS NOT NULL", [runsTable.quoted])[0].decode(Bool.self, at: 0) ?? false
+        // Runs are shown once pgsweep's schema is there and current (`schema apply`).
+        let hasRuns = try SchemaManager(table: config.table, schema: config.schema, logger: Logger(label: "pgsweep"))
+            .ownSchemaVersion(on: connection) == OwnSchema.currentVersion
         if hasRuns {
+            let queue = try QueueTable.resolve(config.table, on: connection)
             lastRuns = try connection.query(
                 """
                 SELECT DISTINCT ON (job) job, status, started_at,
                        extract(epoch FROM finished_at - started_at)::float8, rows_affected, error
-                FROM \(runsTable.quoted) WHERE job = ANY($1) ORDER BY job, started_at DESC, id DESC
-                """, [config.jobs.map(\.name)]
+                FROM \(runsTable.quoted) WHERE job = ANY($1) AND (table_name = $2 OR table_name IS NULL)
+                ORDER BY job, started_at DESC, id DESC
+                """, [config.jobs.map(\.name), queue.name.quoted]
             ).map { row in
                 LastRun(
                     job: try row.decode(String.self, at: 0)!, status: try row.decode(String.self, at: 1)!,

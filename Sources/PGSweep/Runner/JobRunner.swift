@@ -46,7 +46,7 @@ public struct JobRunner {
         let control = try connect()
         let work = try connect()
         let queue = try QueueTable.resolve(config.table, on: control)
-        try requireSchema(on: control)
+        try SchemaManager(table: config.table, schema: config.schema, logger: logger).requireCurrent(on: control)
         let store = RunStore(connection: control, schema: config.schema, tableKey: queue.name.quoted)
         var summary = RunSummary()
         for job in jobs {
@@ -198,13 +198,5 @@ public struct JobRunner {
         context.onBatch = observer?.onBatch(job)
         context.onEstimate = observer?.onEstimate(job)
         return context
-    }
-
-    private func requireSchema(on connection: Connection) throws {
-        let manager = SchemaManager(table: config.table, schema: config.schema, logger: logger)
-        let version = try manager.ownSchemaVersion(on: connection)
-        guard version == OwnSchema.currentVersion else {
-            throw PGSweepError.schemaNotApplied(found: version, expected: OwnSchema.currentVersion)
-        }
     }
 }

@@ -24,15 +24,17 @@ public struct RunHistory {
         public var host: String
     }
 
-    /// The newest `limit` runs, of `job` only when given.
-    public func recent(on connection: Connection, job: String?, limit: Int) throws -> [Run] {
+    /// The newest `limit` runs of the jobs of `queue` (the work-queue table, resolved), of
+    /// `job` only when given. Runs recorded before runs named their table count as its own.
+    public func recent(on connection: Connection, queue: QualifiedName, job: String?, limit: Int) throws -> [Run] {
         let table = QualifiedName(schema: schema, name: "job_runs").quoted
         let rows = try connection.query(
             """
             SELECT id, job, job_type, status, scheduled_for, started_at, finished_at,
                    extract(epoch FROM finished_at - started_at)::float8, rows_affected, bytes_written, batches, error, host
-            FROM \(table) WHERE $1::text IS NULL OR job = $1 ORDER BY started_at DESC, id DESC LIMIT $2
-            """, [job, limit])
+            FROM \(table) WHERE ($1::text IS NULL OR job = $1) AND (table_name = $3 OR table_name IS NULL)
+            ORDER BY started_at DESC, id DESC LIMIT $2
+            """, [job, limit, queue.quoted])
         return try rows.map { row in
             Run(
                 id: try row.decode(Int64.self, at: 0)!, job: try row.decode(String.self, at: 1)!,

@@ -99,6 +99,14 @@ public struct SchemaManager {
             ownSchemaCurrentVersion: OwnSchema.currentVersion)
     }
 
+    /// Throws `PGSweepError.schemaNotApplied` unless pgsweep's schema is at this build's version.
+    public func requireCurrent(on connection: Connection) throws {
+        let version = try ownSchemaVersion(on: connection)
+        guard version == OwnSchema.currentVersion else {
+            throw PGSweepError.schemaNotApplied(found: version, expected: OwnSchema.currentVersion)
+        }
+    }
+
     /// The applied version of pgsweep's own schema, 0 when it has none.
     public func ownSchemaVersion(on connection: Connection) throws -> Int {
         let qualified = QualifiedName(schema: schema, name: "schema_migrations")
