@@ -25,6 +25,18 @@ struct ArchiveTests {
         Set(try connection.query(sql).map { try $0.decode(Int64.self, at: 0)! })
     }
 
+    /// Adds 20,000 archivable completed rows whose payloads compress poorly (about 100 bytes
+    /// of hex each), to fill a small disk quickly.
+    static func insertNoisyRows(_ connection: Connection) throws {
+        try connection.execute(
+            """
+            INSERT INTO processing_queue (flow_name, status, payload, created_at, completed_at)
+            SELECT 'f', 'completed', jsonb_build_object('noise', md5(g::text) || md5((g * 7)::text) || md5((g * 13)::text)),
+                   now() - interval '30 days', now() - interval '30 days'
+            FROM generate_series(1, 20000) g
+            """)
+    }
+
     /// Every row is in the table or in exactly one committed ledger batch whose file matches.
     static func checkInvariant(_ connection: Connection, original: Set<Int64>, root: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
         let table = try ids(connection)
@@ -246,20 +258,12 @@ struct ArchiveTests {
     func diskFull() async throws {
         try await TestDatabase.with(queueTable: true) { database in
             let scratch = try ScratchFolder()
-            let mountPoint = scratch.file("archive")
-            try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
-            let mount = try ProcessRunner.run("/bin/mount", ["-t", "tmpfs", "-o", "size=256k", "tmpfs", mountPoint])
-            #expect(mount.status == 0, "mounting a small tmpfs failed: \(mount.all)")
-            defer { _ = try? ProcessRunner.run("/bin/umount", [mountPoint]) }
+            let disk = try SmallDisk(at: scratch.file("archive"), size: "256k")
+            defer { disk.unmount() }
+            let mountPoint = disk.path
             let config = try Self.prepare(database, scratch, rows: 0, job: ", batch_size: 20000")
             let connection = try database.connect()
-            try connection.execute(
-                """
-                INSERT INTO processing_queue (flow_name, status, payload, created_at, completed_at)
-                SELECT 'f', 'completed', jsonb_build_object('noise', md5(g::text) || md5((g * 7)::text) || md5((g * 13)::text)),
-                       now() - interval '30 days', now() - interval '30 days'
-                FROM generate_series(1, 20000) g
-                """)
+            try Self.insertNoisyRows(connection)
             let output = try CLI.run(["--config", config, "run", "archive"])
             #expect(output.status == 1, "\(output.all)")
             #expect(output.stderr.contains("No space left on device"), "\(output.stderr)")

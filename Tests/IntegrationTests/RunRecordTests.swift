@@ -85,20 +85,11 @@ struct RunRecordTests {
     func diskFullAfterBatches() async throws {
         try await TestDatabase.with(queueTable: true) { database in
             let scratch = try ScratchFolder()
-            let mountPoint = scratch.file("archive")
-            try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
-            let mount = try ProcessRunner.run("/bin/mount", ["-t", "tmpfs", "-o", "size=320k", "tmpfs", mountPoint])
-            #expect(mount.status == 0, "mounting a small tmpfs failed: \(mount.all)")
-            defer { _ = try? ProcessRunner.run("/bin/umount", [mountPoint]) }
-            let config = try Self.prepare(database, scratch, archive: mountPoint)
+            let disk = try SmallDisk(at: scratch.file("archive"), size: "320k")
+            defer { disk.unmount() }
+            let config = try Self.prepare(database, scratch, archive: disk.path)
             let connection = try database.connect()
-            try connection.execute(
-                """
-                INSERT INTO processing_queue (flow_name, status, payload, created_at, completed_at)
-                SELECT 'f', 'completed', jsonb_build_object('noise', md5(g::text) || md5((g * 7)::text) || md5((g * 13)::text)),
-                       now() - interval '30 days', now() - interval '30 days'
-                FROM generate_series(1, 20000) g
-                """)
+            try ArchiveTests.insertNoisyRows(connection)
             let output = try CLI.run(["--config", config, "--log-format", "json", "run", "archive"])
             #expect(output.status == 1, "\(output.all)")
             #expect(output.stderr.contains("No space left on device"), "\(output.stderr)")
@@ -114,6 +105,14 @@ struct RunRecordTests {
             #expect(try Self.metricRows(scratch.file("pgsweep.prom")) == ledger.rows)
             #expect(try connection.query("SELECT count(*) AS n FROM processing_queue")[0].require(Int64.self, "n") == 20_000 - ledger.rows)
         }
+    }
+
+    /// A database with 10,000 fixture rows and an archive job that pauses between batches.
+    static func prepareSlowArchive(_ database: TestDatabase, _ scratch: ScratchFolder) throws -> (config: String, connection: Connection) {
+        let config = try Self.prepare(database, scratch, archive: scratch.file("archive"), job: ", pause: 200ms")
+        let connection = try database.connect()
+        try QueueFixture.load(connection, count: 10_000)
+        return (config, connection)
     }
 
     /// Starts an archive run that pauses between batches, and waits until two have committed.
@@ -132,9 +131,7 @@ struct RunRecordTests {
     func lostConnection() async throws {
         try await TestDatabase.with(queueTable: true) { database in
             let scratch = try ScratchFolder()
-            let config = try Self.prepare(database, scratch, archive: scratch.file("archive"), job: ", pause: 200ms")
-            let connection = try database.connect()
-            try QueueFixture.load(connection, count: 10_000)
+            let (config, connection) = try Self.prepareSlowArchive(database, scratch)
             let process = try Self.startSlowArchive(config, connection)
             try connection.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pgsweep' AND datname = $1",
@@ -158,9 +155,7 @@ struct RunRecordTests {
     func lostConnectionForGood() async throws {
         try await TestDatabase.with(queueTable: true) { database in
             let scratch = try ScratchFolder()
-            let config = try Self.prepare(database, scratch, archive: scratch.file("archive"), job: ", pause: 200ms")
-            let connection = try database.connect()
-            try QueueFixture.load(connection, count: 10_000)
+            let (config, connection) = try Self.prepareSlowArchive(database, scratch)
             let admin = try database.cluster.connect()
             let process = try Self.startSlowArchive(config, connection)
             try admin.execute("ALTER DATABASE \(quoteIdentifier(database.name)) WITH ALLOW_CONNECTIONS false")
