@@ -37,8 +37,12 @@ extension PGSweepRoot {
                 let runner = JobRunner(config: context.config, logger: context.logger, shutdown: shutdown, connect: context.connect)
                 var retryAt: Date?
                 do {
-                    _ = try runner.run(context.config.jobs, mode: .due)
+                    let summary = try runner.run(context.config.jobs, mode: .due)
                     context.exportMetrics()
+                    if let lost = summary.entries.first(where: \.connectionLost) {
+                        // The cycle stopped at the lost connection: retry soon, as for an outage.
+                        throw PGSweepError.connectionLost("job \(lost.job): \(lost.error ?? "lost the connection to PostgreSQL")")
+                    }
                     failures = 0
                 } catch {
                     failures += 1

@@ -105,15 +105,17 @@ public struct ArchiveRestorer {
         var foreign: [String] = []
         for file in files {
             do {
-                let manifest = try ArchiveFileReader.verify(file.path).manifest
-                if options.into == nil, !scope.owns(manifest) {
+                // Whose file it is, from its manifest alone: other sources' files are never read whole.
+                let claimed = try ArchiveManifest.read(path: ArchiveManifest.path(for: file.path), dataPath: file.path)
+                if options.into == nil, !scope.owns(claimed) {
                     if file.named {
-                        foreign.append("\(file.path) holds rows of \(Self.origin(of: manifest)), not of \(scope)")
+                        foreign.append("\(file.path) holds rows of \(Self.origin(of: claimed)), not of \(scope)")
                     } else {
                         report.ignored += 1
                     }
                     continue
                 }
+                let manifest = try ArchiveFileReader.verify(file.path).manifest
                 let wanted = Dictionary(manifest.columns.map { ($0.name, $0.type) }, uniquingKeysWith: { a, _ in a })
                 if wanted != targetColumns {
                     throw ArchiveError(
