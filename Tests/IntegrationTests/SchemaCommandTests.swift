@@ -3,6 +3,8 @@ import LibPQ
 import Testing
 import TestSupport
 
+@testable import PGSweep
+
 @Suite("schema apply and schema check")
 struct SchemaCommandTests {
     /// Everything `schema apply` could change: relations in both schemas, index validity,
@@ -103,6 +105,47 @@ struct SchemaCommandTests {
                 "SELECT count(*) FROM pg_indexes WHERE schemaname = 'app' AND indexname LIKE 'idx_processing_queue_%'")
             #expect(try count[0].decode(Int.self, at: 0) == 8)
             #expect(try CLI.run(["--config", config, "schema", "check"]).status == 0)
+        }
+    }
+
+    @Test("an upgrade from pgsweep's schema version 1 keeps past runs, totals and ledger rows, and counts on from them")
+    func upgradeFromVersionOne() async throws {
+        try await TestDatabase.with(queueTable: true) { database in
+            let scratch = try ScratchFolder()
+            let connection = try database.connect()
+            // pgsweep's schema as the first version left it, with some history.
+            try connection.executeScript(
+                """
+                CREATE SCHEMA pgsweep;
+                CREATE TABLE pgsweep.schema_migrations (version integer PRIMARY KEY, summary text NOT NULL,
+                    applied_at timestamptz NOT NULL DEFAULT now(), pgsweep_version text NOT NULL);
+                \(OwnSchema.migrations[0].sql("pgsweep"));
+                INSERT INTO pgsweep.schema_migrations (version, summary, pgsweep_version) VALUES (1, 'first', '0.1.0');
+                INSERT INTO pgsweep.job_runs (job, job_type, status, started_at, finished_at, rows_affected, host, pgsweep_version)
+                    VALUES ('stats', 'analyze', 'succeeded', now() - interval '1 day', now() - interval '1 day', 0, 'old', '0.1.0');
+                INSERT INTO pgsweep.job_totals (job, status, runs) VALUES ('stats', 'succeeded', 5);
+                INSERT INTO pgsweep.archive_batches (job, table_name, file, format_version, row_count, bytes, sha256)
+                    VALUES ('archive', 'processing_queue', 'processing_queue/2026/01/01/x.csv.zst', 1, 10, 100, 'ab');
+                """)
+            let config = try database.writeConfig(
+                "metrics:\n  textfile: \(scratch.file("pgsweep.prom"))\njobs:\n  stats: { type: analyze, schedule: \"@daily\", force: true }",
+                in: scratch.path)
+            let refused = try CLI.run(["--config", config, "run", "stats"])
+            #expect(refused.status == 1)
+            #expect(refused.stderr.contains("pgsweep's schema is at version 1, this pgsweep needs 2"), "\(refused.stderr)")
+            let apply = try CLI.run(["--config", config, "schema", "apply"])
+            #expect(apply.status == 0, "\(apply.all)")
+            #expect(apply.stdout.contains("applied migration(s) 2"), "\(apply.stdout)")
+            #expect(try CLI.run(["--config", config, "run", "stats"]).status == 0)
+            let history = try CLI.run(["--config", config, "history", "--json"])
+            let runs = try JSONSerialization.jsonObject(with: Data(history.stdout.utf8)) as? [[String: Any]] ?? []
+            #expect(runs.map { $0["host"] as? String } .contains("old"), "\(history.stdout)")
+            #expect(runs.count == 2)
+            let metrics = try String(contentsOfFile: scratch.file("pgsweep.prom"), encoding: .utf8)
+            #expect(metrics.contains("pgsweep_job_runs_total{job=\"stats\",table=\"public.processing_queue\",status=\"succeeded\"} 6"), "\(metrics)")
+            let ledger = try connection.query("SELECT count(*) AS n FROM pgsweep.archive_batches WHERE database_system_id IS NULL")[0]
+                .require(Int64.self, "n")
+            #expect(ledger == 1)
         }
     }
 }
