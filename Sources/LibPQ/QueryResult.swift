@@ -71,6 +71,15 @@ public struct Row {
         return try decode(type, at: column)
     }
 
+    /// Column `column` read as `T`; SQL NULL is an error naming the column.
+    public func require<T: PostgresDecodable>(_ type: T.Type, at column: Int) throws -> T {
+        guard let value = try decode(type, at: column) else {
+            let name = String(cString: PQfname(result.handle, Int32(column)))
+            throw PostgresError(kind: .decoding, message: "column \"\(name)\" is NULL")
+        }
+        return value
+    }
+
     /// Column `name` read as `T`; SQL NULL is an error.
     public func require<T: PostgresDecodable>(_ type: T.Type, _ name: String) throws -> T {
         guard let value = try decode(type, name) else {

@@ -66,8 +66,9 @@ extension PGSweepRoot {
                 discussion: """
                     --repair removes leftovers only: files of this database and table with no ledger row \
                     whose rows are each still in the table or in a ledgered file (an interrupted run), \
-                    and temporary files. It never touches another database's or table's files. It holds \
-                    the archive jobs' locks while it does, so it never races a running archive.
+                    and temporary files. It never touches another database's or table's files. It runs \
+                    only while no archive of the table runs, from any configuration, and none starts \
+                    until it is done.
                     """)
 
             @OptionGroup var global: GlobalOptions
@@ -80,32 +81,11 @@ extension PGSweepRoot {
 
             func run() throws {
                 let context = try CommandContext(options: global)
-                let connection = try context.connect()
-                let queue = try QueueTable.resolve(context.config.table, on: connection)
-                var locks: [() -> Void] = []
-                defer { locks.forEach { $0() } }
-                if repair {
-                    let names = context.config.jobs.filter { $0.type == .archive }.map(\.name)
-                    for name in names.isEmpty ? ["archive"] : names {
-                        guard let release = try JobRunner.lockJob(named: name, table: queue, config: context.config, on: connection) else {
-                            throw PGSweepError.checkFailed("archive job \(name) is running; try --repair again when it has finished")
-                        }
-                        locks.append(release)
-                    }
-                }
-                let inventory = try ArchiveInventory.scan(
-                    root: context.config.archive.directory, scope: ArchiveScope(queue),
-                    ledger: ArchiveLedger(schema: context.config.schema), queue: queue, connection: connection, deep: true)
+                let outcome = try ArchiveRepair(config: context.config, logger: context.logger).run(repair: repair, on: try context.connect())
+                let inventory = outcome.inventory
                 try List.print(inventory, json: json, logger: context.logger)
-                if repair {
-                    let removed = try inventory.removeLeftovers()
-                    let line = removed.isEmpty ? "repair: no leftovers" : "repair: removed \(removed.count) leftover(s)"
-                    // JSON on stdout stays one document; the outcome goes to the log there.
-                    if json {
-                        context.logger.info("\(line)", metadata: ["removed": .array(removed.map { .string($0) })])
-                    } else {
-                        Swift.print(line)
-                    }
+                if repair && !json {
+                    Swift.print(outcome.removed.isEmpty ? "repair: no leftovers" : "repair: removed \(outcome.removed.count) leftover(s)")
                 }
                 if inventory.hasDamage { throw ExitCode(ExitStatus.archiveDamaged.rawValue) }
             }

@@ -22,18 +22,6 @@ struct CommandContext {
             path: ConfigLoader.resolvePath(options.config, environment: environment), environment: environment)
     }
 
-    private init(config: PGSweepConfig, logger: Logger) {
-        self.config = config
-        self.logger = logger
-    }
-
-    /// The same context with the configuration file read again.
-    func reloaded() throws -> CommandContext {
-        CommandContext(
-            config: try ConfigLoader.load(path: config.file, environment: ProcessInfo.processInfo.environment),
-            logger: logger)
-    }
-
     /// The message for a job name the configuration does not have.
     func unknownJobMessage(_ name: String) -> String {
         "no job named \(name.debugDescription) in \(config.file)" + Spelling.hint(for: name, in: config.jobs.map(\.name))
@@ -41,27 +29,14 @@ struct CommandContext {
 
     /// Writes and pushes metrics as configured; failures are logged, never fatal.
     func exportMetrics() {
-        guard config.metrics.textfile != nil || config.metrics.pushgateway != nil else { return }
-        do {
-            let connection = try connect()
-            let table = try QueueTable.resolve(config.table, on: connection).name
-            MetricsExporter(settings: config.metrics, schema: config.schema, table: table, logger: logger).export(using: connection)
-        } catch {
-            logger.error("could not export metrics", metadata: [LogKey.error: "\(error)"])
-        }
+        MetricsExporter.export(config: config, logger: logger, connect: connect)
     }
 
     /// The schema manager for the configured table, schema and jobs.
     var schemaManager: SchemaManager { SchemaManager(config: config, logger: logger) }
 
     /// A connection with the configured statement and lock timeouts.
-    func connect() throws -> Connection {
-        let connection = try Connection(conninfo: config.database.url, logger: logger)
-        try connection.execute(
-            "SELECT set_config('statement_timeout', $1, false), set_config('lock_timeout', $2, false)",
-            [config.database.statementTimeout.postgresSetting, config.database.lockTimeout.postgresSetting])
-        return connection
-    }
+    func connect() throws -> Connection { try config.connect(logger: logger) }
 }
 
 /// Installs pgsweep's log handler for the process, once.

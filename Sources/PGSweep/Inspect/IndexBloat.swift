@@ -37,10 +37,10 @@ public struct IndexBloat: Sendable, Encodable {
             """, [table.quoted])
         let estimates = try estimate(table: table, on: connection)
         return try indexes.map { row in
-            let qualified = try row.decode(String.self, at: 0)!
-            let name = try row.decode(String.self, at: 1)!
-            let size = try row.decode(Int64.self, at: 2)!
-            let valid = try row.decode(Bool.self, at: 3)!
+            let qualified = try row.require(String.self, at: 0)
+            let name = try row.require(String.self, at: 1)
+            let size = try row.require(Int64.self, at: 2)
+            let valid = try row.require(Bool.self, at: 3)
             let btree = try row.decode(String.self, at: 4) == "btree"
             if btree, valid, hasPgstattuple, !preferEstimate {
                 let stats = try connection.query(
@@ -103,7 +103,7 @@ public struct IndexBloat: Sendable, Encodable {
         var result: [String: Int64] = [:]
         for row in rows {
             guard try row.decode(Int64.self, at: 5) == 0, let width = try row.decode(Double.self, at: 4) else { continue }
-            let name = try row.decode(String.self, at: 0)!
+            let name = try row.require(String.self, at: 0)
             let tuples = try row.decode(Double.self, at: 1) ?? 0
             let block = Double(try row.decode(Int.self, at: 2) ?? 8192)
             let fillfactor = Double(try row.decode(Int.self, at: 3) ?? 90) / 100

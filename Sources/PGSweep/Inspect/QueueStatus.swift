@@ -40,7 +40,7 @@ public struct QueueStatus: Sendable, Encodable {
     /// `reset_failed` job; without such jobs, the defaults (1h, `defaults.max_retries`).
     public static func read(config: PGSweepConfig, flow: String?, on connection: Connection) throws -> QueueStatus {
         let table = config.table.quoted
-        let now = try connection.query("SELECT now()")[0].decode(Date.self, at: 0)!
+        let now = try connection.query("SELECT now()")[0].require(Date.self, at: 0)
         let flows: [String]
         if let flow {
             flows = [flow]
@@ -56,7 +56,7 @@ public struct QueueStatus: Sendable, Encodable {
                 )
                 SELECT flow_name FROM f WHERE flow_name IS NOT NULL
                 """
-            ).map { try $0.decode(String.self, at: 0)! }
+            ).map { try $0.require(String.self, at: 0) }
         }
         var reclaim: PerFlow<ReclaimOrphansSettings>?
         var reset: PerFlow<ResetFailedSettings>?
@@ -86,7 +86,7 @@ public struct QueueStatus: Sendable, Encodable {
                 GROUP BY q.flow_name
                 """, [flows, cutoffs, latestCutoff])
             {
-                orphans[try row.decode(String.self, at: 0)!] = try row.decode(Int64.self, at: 1) ?? 0
+                orphans[try row.require(String.self, at: 0)] = try row.decode(Int64.self, at: 1) ?? 0
             }
         }
         // Failed rows by flow and retry count in one pass over idx_<table>_failed_retry; each
@@ -96,7 +96,7 @@ public struct QueueStatus: Sendable, Encodable {
             "SELECT flow_name, retry_count, count(*) FROM \(table) WHERE status = 'failed' AND flow_name = ANY($1) GROUP BY 1, 2",
             [flows])
         {
-            failed[try row.decode(String.self, at: 0)!, default: []].append(
+            failed[try row.require(String.self, at: 0), default: []].append(
                 (try row.decode(Int.self, at: 1) ?? 0, try row.decode(Int64.self, at: 2) ?? 0))
         }
 
@@ -142,8 +142,8 @@ public struct QueueStatus: Sendable, Encodable {
                 """, [config.jobs.map(\.name), queue.name.quoted]
             ).map { row in
                 LastRun(
-                    job: try row.decode(String.self, at: 0)!, status: try row.decode(String.self, at: 1)!,
-                    startedAt: try row.decode(Date.self, at: 2)!, durationSeconds: try row.decode(Double.self, at: 3),
+                    job: try row.require(String.self, at: 0), status: try row.require(String.self, at: 1),
+                    startedAt: try row.require(Date.self, at: 2), durationSeconds: try row.decode(Double.self, at: 3),
                     rows: try row.decode(Int64.self, at: 4) ?? 0, error: try row.decode(String.self, at: 5))
             }
         }

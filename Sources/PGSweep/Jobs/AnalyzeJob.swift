@@ -38,15 +38,11 @@ struct AnalyzeJob: MaintenanceJob {
         guard due, !context.dryRun else { return result }
         // ANALYZE samples a bounded number of rows, but on a big table it can outlast a
         // batch's statement timeout; give it the job's whole runtime.
-        try context.connection.execute(
-            "SELECT set_config('statement_timeout', $1, false)", [context.limits.maxRuntime.postgresSetting])
-        defer {
-            _ = try? context.connection.execute(
-                "SELECT set_config('statement_timeout', $1, false)", [context.statementTimeout.postgresSetting])
+        try context.connection.withSettings([("statement_timeout", context.limits.maxRuntime.postgresSetting)]) {
+            context.shutdown.setActiveStatement(context.connection.cancelHandle())
+            defer { context.shutdown.setActiveStatement(nil) }
+            try context.connection.execute("ANALYZE \(queue.name.quoted)")
         }
-        context.shutdown.setActiveStatement(context.connection.cancelHandle())
-        defer { context.shutdown.setActiveStatement(nil) }
-        try context.connection.execute("ANALYZE \(queue.name.quoted)")
         try context.progress?.recordCommitted(RunCounts(batches: 1), on: context.connection)
         result.batches = 1
         return result

@@ -70,7 +70,7 @@ extension ArchiveJob {
         var counted: Int64 = 0
         do {
             try context.connection.transaction(.readOnly) { connection in
-                try connection.execute("SELECT set_config('statement_timeout', $1, true)", [Self.countBudget.postgresSetting])
+                try connection.set([("statement_timeout", Self.countBudget.postgresSetting)], for: .transaction)
                 for pass in passes {
                     for (sql, parameters) in flowSetup(pass.filter) { try connection.execute(sql, parameters) }
                     for kind in [Kind.completed, .failed] {

@@ -157,6 +157,13 @@ struct ArchiveJob: ExplainableJob {
             }
             return result
         }
+        // No repair may remove a file this run has published but not yet ledgered.
+        let lock = ArchiveLock(schema: schema, table: queue.name)
+        guard try lock.tryShared(on: context.connection) else {
+            throw PGSweepError.checkFailed(
+                "`archive verify --repair` is running for \(queue.name); nothing was archived, the next run goes on")
+        }
+        defer { lock.releaseShared(on: context.connection) }
         let free = try DurableFiles.freeSpace(at: storage.directory)
         guard free >= storage.minFreeSpace else {
             throw PGSweepError.archiveSpace(directory: storage.directory, free: free, required: storage.minFreeSpace)

@@ -33,7 +33,7 @@ struct ReindexJob: MaintenanceJob {
         }
         var result = JobResult()
         var notes: [String] = []
-        let started = Date()
+        let started = context.clock.now()
         let leftovers = try Self.leftovers(table: context.table, on: connection)
         for leftover in leftovers {
             if context.dryRun {
@@ -59,7 +59,7 @@ struct ReindexJob: MaintenanceJob {
                 result.interrupted = true
                 break
             }
-            if Date().timeIntervalSince(started) >= context.limits.maxRuntime.seconds {
+            if context.clock.now().timeIntervalSince(started) >= context.limits.maxRuntime.seconds {
                 notes.append("max_runtime reached; the rest wait for the next run")
                 break
             }
@@ -114,17 +114,12 @@ struct ReindexJob: MaintenanceJob {
     }
 
     /// Runs `body` outside any transaction with the job's lock timeout and a statement
-    /// timeout of the job's own `statement_timeout`, else `max_runtime`.
+    /// timeout of the job's own `statement_timeout`, else `max_runtime`; both are put back
+    /// afterwards.
     private func withTimeouts(_ context: JobContext, _ body: () throws -> Void) throws {
         let timeout = context.limits.statementTimeout ?? context.limits.maxRuntime
-        try context.connection.execute(
-            "SELECT set_config('statement_timeout', $1, false), set_config('lock_timeout', $2, false)",
-            [timeout.postgresSetting, context.lockTimeout.postgresSetting])
-        defer {
-            _ = try? context.connection.execute(
-                "SELECT set_config('statement_timeout', $1, false)", [context.statementTimeout.postgresSetting])
-        }
-        try body()
+        try context.connection.withSettings(
+            [("statement_timeout", timeout.postgresSetting), ("lock_timeout", context.lockTimeout.postgresSetting)], body)
     }
 
     /// Invalid indexes of the table (of every partition, when partitioned): name → name as SQL.

@@ -30,6 +30,20 @@ public struct MetricsExporter {
         self.logger = logger
     }
 
+    /// Writes and pushes the metrics of `config`'s table as configured, on a connection from
+    /// `connect`; does nothing when no output is configured. Failures are logged, never thrown:
+    /// metrics never fail a run.
+    public static func export(config: PGSweepConfig, logger: Logger, connect: () throws -> Connection) {
+        guard config.metrics.textfile != nil || config.metrics.pushgateway != nil else { return }
+        do {
+            let connection = try connect()
+            let table = try QueueTable.resolve(config.table, on: connection).name
+            MetricsExporter(settings: config.metrics, schema: config.schema, table: table, logger: logger).export(using: connection)
+        } catch {
+            logger.error("could not export metrics", metadata: [LogKey.error: "\(error)"])
+        }
+    }
+
     /// True when there is somewhere to export to.
     public var isConfigured: Bool { settings.textfile != nil || settings.pushgateway != nil }
 
@@ -138,11 +152,6 @@ public struct MetricsExporter {
         registry.emit(into: &buffer)
         let text = String(decoding: buffer, as: UTF8.self)
         return text.isEmpty || text.hasSuffix("\n") ? text : text + "\n"
-    }
-
-    /// The metrics of every job, as the textfile holds them.
-    public func render(using connection: Connection) throws -> String {
-        Self.render(try read(using: connection))
     }
 
     /// Writes `text` to a temporary file beside `path`, fsyncs it and renames it into place,

@@ -36,7 +36,8 @@ public struct BatchLoop {
         var outcome = Outcome()
         let configured = context.limits.batchSize
         var size = configured
-        let started = Date()
+        let clock = context.clock
+        let started = clock.now()
         let deadline = started.addingTimeInterval(context.limits.maxRuntime.seconds)
         let timeout = context.statementTimeout
         while true {
@@ -44,17 +45,17 @@ public struct BatchLoop {
                 outcome.stop = .shutdown
                 break
             }
-            if Date() >= deadline {
+            if clock.now() >= deadline {
                 outcome.stop = .maxRuntime
                 break
             }
-            let batchStart = Date()
+            let batchStart = clock.now()
             var counts: RunCounts
             do {
                 counts = try context.connection.transaction { connection in
-                    try connection.execute(
-                        "SELECT set_config('statement_timeout', $1, true), set_config('lock_timeout', $2, true)",
-                        [timeout.postgresSetting, context.lockTimeout.postgresSetting])
+                    try connection.set(
+                        [("statement_timeout", timeout.postgresSetting), ("lock_timeout", context.lockTimeout.postgresSetting)],
+                        for: .transaction)
                     var counts = try batch(connection, size)
                     counts.batches = 1
                     try context.progress?.record(counts, on: connection)
@@ -86,12 +87,12 @@ public struct BatchLoop {
                 break
             }
             // Grow back towards the configured size after a batch well inside the timeout.
-            if size < configured && Date().timeIntervalSince(batchStart) < timeout.seconds / 10 {
+            if size < configured && clock.now().timeIntervalSince(batchStart) < timeout.seconds / 10 {
                 size = min(configured, size * 2)
             }
             if context.limits.pause.milliseconds > 0 {
                 let jitter = Double.random(in: 0.8...1.2)
-                context.shutdown.wait(until: Date().addingTimeInterval(context.limits.pause.seconds * jitter))
+                clock.wait(until: clock.now().addingTimeInterval(context.limits.pause.seconds * jitter), shutdown: context.shutdown)
             }
         }
         return outcome

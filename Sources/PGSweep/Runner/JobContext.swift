@@ -30,6 +30,8 @@ public struct JobContext {
     public var onEstimate: (@Sendable (_ rows: Int64, _ estimated: Bool) -> Void)? = nil
     /// Where committed work is counted: the run's row in `job_runs` (nil for dry runs).
     var progress: RunProgress? = nil
+    /// Where the job gets the time and waits (pauses between batches). Defaults to the system clock.
+    public var clock: any Clock = SystemClock()
 
     /// The table as the database knows it.
     public func queue() throws -> QueueTable {

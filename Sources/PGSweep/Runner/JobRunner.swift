@@ -30,6 +30,9 @@ public struct JobRunner {
     public let connect: () throws -> Connection
     /// Watches job progress (a progress bar on a terminal); nil for none.
     public var observer: (any JobObserver)?
+    /// Where runs get the time and wait. Defaults to the system clock, whose reference time
+    /// (what is due, what thresholds count from) is the database's.
+    public var clock: any Clock = SystemClock()
 
     public init(config: PGSweepConfig, logger: Logger, shutdown: Shutdown, connect: @escaping () throws -> Connection) {
         self.config = config
@@ -57,7 +60,7 @@ public struct JobRunner {
             }
         }
         if !dryRun {
-            let pruned = try store.prune(before: try store.now().addingTimeInterval(-config.historyRetention.seconds))
+            let pruned = try store.prune(before: try clock.reference(on: control).addingTimeInterval(-config.historyRetention.seconds))
             if pruned > 0 { logger.info("pruned old runs", metadata: ["runs.pruned": "\(pruned)"]) }
         }
         return summary
@@ -66,7 +69,7 @@ public struct JobRunner {
     private func runOne(
         _ job: JobDefinition, mode: Mode, dryRun: Bool, store: RunStore, work: Connection, queue: QueueTable
     ) throws -> RunSummary.Entry? {
-        let now = try store.now()
+        let now = try clock.reference(on: store.connection)
         var fire: Date?
         if case .due = mode {
             guard job.enabled, let latest = job.schedule.previous(atOrBefore: now, in: config.timeZone) else { return nil }
@@ -113,7 +116,7 @@ public struct JobRunner {
         jobLogger[metadataKey: LogKey.job] = .string(job.name)
         jobLogger[metadataKey: LogKey.runID] = .stringConvertible(runID)
         jobLogger.info("job started", metadata: ["job.type": .string(job.type.rawValue)])
-        let started = Date()
+        let started = clock.now()
         var result = JobResult()
         var status = RunStatus.succeeded
         var failure: (any Error)?
@@ -140,7 +143,7 @@ public struct JobRunner {
         result.rows = counts.rows
         result.bytesWritten = counts.bytes
         result.batches = counts.batches
-        let duration = Date().timeIntervalSince(started)
+        let duration = clock.now().timeIntervalSince(started)
         logSummary(jobLogger, status: status, result: result, error: errorText, duration: duration)
         return .init(
             job: job.name, status: status, runID: runID, result: result, error: errorText, duration: duration,
@@ -155,30 +158,20 @@ public struct JobRunner {
         }
     }
 
-    /// Takes the lock of job `name` of `table` on `connection` if free; returns its release,
-    /// or nil when another session holds it.
-    public static func lockJob(
-        named name: String, table: QueueTable, config: PGSweepConfig, on connection: Connection
-    ) throws -> (() -> Void)? {
-        let lock = JobLock(schema: config.schema, table: table.name, job: name)
-        guard try lock.tryAcquire(on: connection) else { return nil }
-        return { lock.release(on: connection) }
-    }
-
     private func runDry(_ job: JobDefinition, work: Connection, now: Date, queue: QueueTable) -> RunSummary.Entry {
         var jobLogger = logger
         jobLogger[metadataKey: LogKey.job] = .string(job.name)
-        let started = Date()
+        let started = clock.now()
         do {
             let result = try work.transaction(.readOnly) { connection in
                 let maintenance = JobFactory.make(job, config: config)
                 try Self.requireColumns(of: maintenance, in: queue)
                 return try maintenance.run(context(job, work: connection, logger: jobLogger, now: now, dryRun: true, runID: 0, queue: queue))
             }
-            logSummary(jobLogger, status: .succeeded, result: result, error: nil, duration: Date().timeIntervalSince(started), dryRun: true)
-            return .init(job: job.name, status: .succeeded, runID: nil, result: result, error: nil, duration: Date().timeIntervalSince(started))
+            logSummary(jobLogger, status: .succeeded, result: result, error: nil, duration: clock.now().timeIntervalSince(started), dryRun: true)
+            return .init(job: job.name, status: .succeeded, runID: nil, result: result, error: nil, duration: clock.now().timeIntervalSince(started))
         } catch {
-            logSummary(jobLogger, status: .failed, result: .init(), error: "\(error)", duration: Date().timeIntervalSince(started), dryRun: true)
+            logSummary(jobLogger, status: .failed, result: .init(), error: "\(error)", duration: clock.now().timeIntervalSince(started), dryRun: true)
             return .init(
                 job: job.name, status: .failed, runID: nil, result: .init(), error: "\(error)", duration: 0,
                 connectionLost: (error as? PostgresError)?.isConnectionLost ?? false)
@@ -195,6 +188,7 @@ public struct JobRunner {
             dryRun: dryRun, shutdown: shutdown, startedAt: now)
         context.runID = runID
         context.resolvedTable = queue
+        context.clock = clock
         context.onBatch = observer?.onBatch(job)
         context.onEstimate = observer?.onEstimate(job)
         return context

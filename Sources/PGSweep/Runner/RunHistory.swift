@@ -37,14 +37,14 @@ public struct RunHistory {
             """, [job, limit, queue.quoted])
         return try rows.map { row in
             Run(
-                id: try row.decode(Int64.self, at: 0)!, job: try row.decode(String.self, at: 1)!,
-                type: try row.decode(String.self, at: 2)!,
-                status: RunStatus(rawValue: try row.decode(String.self, at: 3)!) ?? .failed,
-                scheduledFor: try row.decode(Date.self, at: 4), startedAt: try row.decode(Date.self, at: 5)!,
+                id: try row.require(Int64.self, at: 0), job: try row.require(String.self, at: 1),
+                type: try row.require(String.self, at: 2),
+                status: RunStatus(rawValue: try row.require(String.self, at: 3)) ?? .failed,
+                scheduledFor: try row.decode(Date.self, at: 4), startedAt: try row.require(Date.self, at: 5),
                 finishedAt: try row.decode(Date.self, at: 6), duration: try row.decode(Double.self, at: 7),
-                rowsAffected: try row.decode(Int64.self, at: 8)!, bytesWritten: try row.decode(Int64.self, at: 9)!,
-                batches: try row.decode(Int.self, at: 10)!, error: try row.decode(String.self, at: 11),
-                host: try row.decode(String.self, at: 12)!)
+                rowsAffected: try row.require(Int64.self, at: 8), bytesWritten: try row.require(Int64.self, at: 9),
+                batches: try row.require(Int.self, at: 10), error: try row.decode(String.self, at: 11),
+                host: try row.require(String.self, at: 12))
         }
     }
 }

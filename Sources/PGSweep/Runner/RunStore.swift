@@ -112,11 +112,6 @@ struct RunStore {
             if deleted < 10000 { return total }
         }
     }
-
-    /// The database's clock.
-    func now() throws -> Date {
-        try connection.query("SELECT clock_timestamp() AS now")[0].require(Date.self, "now")
-    }
 }
 
 /// The states of a run in `job_runs.status`.

@@ -58,13 +58,13 @@ public struct SchemaManager {
                 logger.info("creating index", metadata: ["index": .string(status.name)])
                 // Building an index on a big table outlasts any statement timeout; the lock
                 // wait is still bounded by lock_timeout.
-                try connection.execute("SET statement_timeout = 0")
-                defer { _ = try? connection.execute("RESET statement_timeout") }
-                if queue.isPartitioned {
-                    try PartitionedIndexBuilder(definition: definition, logger: logger)
-                        .build(name: status.name, on: queue.name, oid: Int64(queue.oid), connection: connection)
-                } else {
-                    try connection.execute(definition.createStatement(for: queue.name, concurrently: true))
+                try connection.withSettings([("statement_timeout", "0")]) {
+                    if queue.isPartitioned {
+                        try PartitionedIndexBuilder(definition: definition, logger: logger)
+                            .build(name: status.name, on: queue.name, oid: Int64(queue.oid), connection: connection)
+                    } else {
+                        try connection.execute(definition.createStatement(for: queue.name, concurrently: true))
+                    }
                 }
                 created(status.name, on: queue, connection: connection, into: &result)
             }

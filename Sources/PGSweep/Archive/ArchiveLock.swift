@@ -1,0 +1,40 @@
+import LibPQ
+
+/// The lock between archiving a table and repairing its archive files: every archive run
+/// holds it shared, `archive verify --repair` holds it exclusively; both only try, never wait.
+///
+/// Why one lock per table, not the archive jobs' own locks: the repair removes files that
+/// have no ledger row yet, which is also what a batch's file is between its rename and its
+/// commit. It must exclude every archive of the table, whatever configuration or job name
+/// runs it, and only a lock keyed by the table alone does. A session-level PostgreSQL
+/// advisory lock, like `JobLock`, so a killed process never leaves it held.
+struct ArchiveLock {
+    let namespace: String
+
+    init(schema: String, table: QualifiedName) {
+        namespace = "pgsweep:\(schema):\(table.quoted)"
+    }
+
+    /// The second key: a space is never in a job name, so this lock never meets a `JobLock`.
+    private static let name = "archive files"
+
+    /// Takes the lock shared (archiving) if no repair holds it.
+    func tryShared(on connection: Connection) throws -> Bool {
+        try connection.query("SELECT pg_try_advisory_lock_shared(hashtext($1), hashtext($2)) AS taken", [namespace, Self.name])[0]
+            .require(Bool.self, "taken")
+    }
+
+    func releaseShared(on connection: Connection) {
+        _ = try? connection.execute("SELECT pg_advisory_unlock_shared(hashtext($1), hashtext($2))", [namespace, Self.name])
+    }
+
+    /// Takes the lock exclusively (repairing) if nobody holds it.
+    func tryExclusive(on connection: Connection) throws -> Bool {
+        try connection.query("SELECT pg_try_advisory_lock(hashtext($1), hashtext($2)) AS taken", [namespace, Self.name])[0]
+            .require(Bool.self, "taken")
+    }
+
+    func releaseExclusive(on connection: Connection) {
+        _ = try? connection.execute("SELECT pg_advisory_unlock(hashtext($1), hashtext($2))", [namespace, Self.name])
+    }
+}
