@@ -8,13 +8,17 @@ import TestSupport
 @Suite("The shared batch loop")
 struct BatchLoopTests {
     static func context(_ connection: Connection, batchSize: Int, maxRuntime: ConfigDuration = .seconds(600),
-                        statementTimeout: ConfigDuration = .seconds(30), shutdown: Shutdown = Shutdown()) -> JobContext {
+                        pause: ConfigDuration = .init(milliseconds: 0), statementTimeout: ConfigDuration = .seconds(30),
+                        shutdown: Shutdown = Shutdown(), clock: (any Clock)? = nil) -> JobContext {
         var limits = JobLimits()
         limits.batchSize = batchSize
         limits.maxRuntime = maxRuntime
-        return JobContext(
+        limits.pause = pause
+        var context = JobContext(
             connection: connection, logger: TestLogging.silent, table: QualifiedName(schema: nil, name: "t"), limits: limits,
             statementTimeout: statementTimeout, lockTimeout: .seconds(5), dryRun: false, shutdown: shutdown, startedAt: Date())
+        if let clock { context.clock = clock }
+        return context
     }
 
     static func markBatch(_ connection: Connection, _ size: Int) throws -> RunCounts {
@@ -80,13 +84,29 @@ struct BatchLoopTests {
         try await TestDatabase.with { database in
             let connection = try database.connect()
             try connection.execute("CREATE TABLE t AS SELECT g AS id, false AS done FROM generate_series(1, 1000) g")
-            let outcome = try BatchLoop.run(Self.context(connection, batchSize: 10, maxRuntime: .init(milliseconds: 1))) {
+            let clock = TestClock(Date(timeIntervalSince1970: 0))
+            let outcome = try BatchLoop.run(Self.context(connection, batchSize: 10, maxRuntime: .seconds(60), clock: clock)) {
                 connection, size in
-                try connection.execute("SELECT pg_sleep(0.01)")
+                clock.advance(by: 25)  // each batch takes 25 s of the clock's time
                 return try Self.markBatch(connection, size)
             }
             #expect(outcome.stop == .maxRuntime)
-            #expect(outcome.batches == 1)
+            #expect(outcome.batches == 3, "batches start at 0, 25 and 50 s; none at 75 s")
+        }
+    }
+
+    @Test("pauses between batches, with jitter, through the clock")
+    func pausesBetweenBatches() async throws {
+        try await TestDatabase.with { database in
+            let connection = try database.connect()
+            try connection.execute("CREATE TABLE t AS SELECT g AS id, false AS done FROM generate_series(1, 35) g")
+            let clock = TestClock(Date(timeIntervalSince1970: 0))
+            let outcome = try BatchLoop.run(
+                Self.context(connection, batchSize: 10, maxRuntime: .seconds(36_000), pause: .seconds(3600), clock: clock), Self.markBatch)
+            #expect(outcome.batches == 4)
+            let gaps = zip([Date(timeIntervalSince1970: 0)] + clock.waits, clock.waits).map { $1.timeIntervalSince($0) }
+            #expect(gaps.count == 3, "a pause after each full batch, none after the last")
+            #expect(gaps.allSatisfy { (2880...4320).contains($0) }, "an hour ±20%: \(gaps)")
         }
     }
 }
