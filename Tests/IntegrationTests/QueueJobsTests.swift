@@ -102,7 +102,7 @@ struct QueueJobsTests {
                 try! worker.execute(
                     "UPDATE processing_queue SET status = 'completed', completed_at = now() WHERE id = $1", [target])
             }
-            let result = try JobFactory.make(definition, config: config).run(context)
+            let result = try definition.job(config: config).run(context)
             #expect(batches.value > 2)
             #expect(result.totalRows == 999)  // 1000 orphans in 10k rows, one completed by the worker
             let row = try connection.query("SELECT status, completed_at IS NOT NULL FROM processing_queue WHERE id = $1", [target])[0]

@@ -130,7 +130,7 @@ struct UpFrontCheckTests {
                 limits: config.jobs[0].limits, statementTimeout: .seconds(30), lockTimeout: .seconds(5), dryRun: false,
                 shutdown: Shutdown(), startedAt: try connection.query("SELECT now() AS now")[0].require(Date.self, "now"))
             context.onEstimate = { rows, estimated in seen.set(rows, estimated) }
-            _ = try JobFactory.make(config.jobs[0], config: config).run(context)
+            _ = try config.jobs[0].job(config: config).run(context)
             #expect(seen.value?.0 == expected, "counted \(String(describing: seen.value)), expected \(expected)")
             #expect(seen.value?.1 == false)
         }

@@ -29,15 +29,15 @@ extension ConfigLoader {
         }
         let typeValue = ConfigValue(node: typeNode, path: "\(value.path).type", diagnostics: value.diagnostics)
         guard let typeText = typeValue.string() else { return nil }
-        guard let type = JobType(rawValue: typeText) else {
+        guard let kind = JobRegistry.kind(JobType(rawValue: typeText)) else {
             var message = "unknown job type \(typeText.debugDescription)"
             let names = JobType.allCases.map(\.rawValue)
             message += Spelling.hint(for: typeText, in: names)
             typeValue.problem(message)
             return nil
         }
-        let allowed = jobKeys.filter { type.touchesRows || !["flows", "flow_overrides"].contains($0) } + JobLimits.keys
-            + type.settingsKeys
+        let allowed = jobKeys.filter { kind.touchesRows || !["flows", "flow_overrides"].contains($0) } + JobLimits.keys
+            + kind.settingsKeys
         let entries = value.mapping(allowed: allowed) ?? []
 
         var limits = defaults
@@ -52,41 +52,14 @@ extension ConfigLoader {
             default: if JobLimits.keys.contains(key) { limits.read(key, child) }
             }
         }
-        if type == .archive && !limits.batchSizeSet {
-            // Archive batches are files: bigger ones mean fewer fsyncs and files.
-            limits.batchSize = 50_000
-        }
+        if let size = kind.defaultBatchSize, !limits.batchSizeSet { limits.batchSize = size }
         if !entries.contains(where: { $0.key == "schedule" }) {
             value.problem("missing required key \"schedule\" (a cron expression such as \"*/5 * * * *\")")
         }
-        let settings: JobSettings
-        switch type {
-        case .reclaimOrphans: settings = .reclaimOrphans(readPerFlow(entries, limits: limits))
-        case .resetFailed: settings = .resetFailed(readPerFlow(entries, limits: limits))
-        case .archive: settings = .archive(readPerFlow(entries, limits: limits))
-        case .analyze: settings = .analyze(readPerFlow(entries, limits: limits).base)
-        case .reindex: settings = .reindex(readPerFlow(entries, limits: limits).base)
-        }
+        let settings = kind.readSettings(entries, limits)
         guard let schedule else { return nil }
         return JobDefinition(
-            name: name, type: type, schedule: schedule, enabled: enabled, limits: limits, flows: flows, settings: settings,
+            name: name, type: kind.type, schedule: schedule, enabled: enabled, limits: limits, flows: flows, settings: settings,
             tableName: table.quoted)
-    }
-
-    /// The type's settings from the job's own keys, then each flow's overrides on top.
-    private static func readPerFlow<S: JobSettingsReading>(
-        _ entries: [(key: String, value: ConfigValue)], limits: JobLimits
-    ) -> PerFlow<S> {
-        var base = S(limits: limits)
-        for (key, child) in entries where S.keys.contains(key) { base.read(key, child) }
-        var overrides: [String: S] = [:]
-        if let value = entries.first(where: { $0.key == "flow_overrides" })?.value {
-            for (flow, child) in value.mapping(allowed: nil) ?? [] {
-                var settings = base
-                for (key, setting) in child.mapping(allowed: S.flowKeys) ?? [] { settings.read(key, setting) }
-                overrides[flow] = settings
-            }
-        }
-        return PerFlow(base: base, overrides: overrides)
     }
 }

@@ -21,8 +21,8 @@ public enum ConfigLoader {
         keys.formUnion(metricsKeys.map { "metrics.\($0)" })
         keys.formUnion(JobLimits.keys.map { "defaults.\($0)" })
         keys.formUnion(jobKeys.map { "jobs.<name>.\($0)" })
-        for type in JobType.allCases {
-            keys.formUnion(type.settingsKeys.map { "\($0) (\(type.rawValue))" })
+        for kind in JobRegistry.all {
+            keys.formUnion(kind.settingsKeys.map { "\($0) (\(kind.type.rawValue))" })
         }
         return keys
     }

@@ -12,19 +12,19 @@ public struct JobDefinition: Sendable {
     public var limits: JobLimits
     /// `flows` (list, optional): only rows of these flows are touched. Defaults to all flows.
     public var flows: [String]?
-    /// The type's own settings, and per-flow variants from `flow_overrides`.
-    public var settings: JobSettings
+    /// The type's own settings (`PerFlow<ArchiveJob.Settings>`...), per flow from `flow_overrides`.
+    public var settings: any Sendable
     /// The work-queue table, quoted for SQL.
     public var tableName: String
-}
 
-/// Type-specific settings of a job.
-public enum JobSettings: Sendable {
-    case reclaimOrphans(PerFlow<ReclaimOrphansSettings>)
-    case resetFailed(PerFlow<ResetFailedSettings>)
-    case archive(PerFlow<ArchiveSettings>)
-    case analyze(AnalyzeSettings)
-    case reindex(ReindexSettings)
+    /// The type's settings, when they are of type `S`.
+    func settings<S>(_ type: S.Type) -> PerFlow<S>? { settings as? PerFlow<S> }
+
+    /// The job this definition describes.
+    func job(config: PGSweepConfig) -> any MaintenanceJob {
+        guard let kind = JobRegistry.kind(type) else { preconditionFailure("job type \(type) is not registered") }
+        return kind.make(self, config)
+    }
 }
 
 /// Settings for all flows, with some flows given their own values (`flow_overrides:`).

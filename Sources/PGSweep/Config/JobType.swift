@@ -1,22 +1,14 @@
-/// The kinds of maintenance job (`type:` in a job's configuration).
-public enum JobType: String, Sendable, CaseIterable, Codable {
-    case reclaimOrphans = "reclaim_orphans"
-    case resetFailed = "reset_failed"
-    case archive
-    case analyze
-    case reindex
+/// The name of a kind of maintenance job (`type:` in a job's configuration).
+///
+/// Each job type's file declares its name (`extension JobType { static let archive = ... }`)
+/// and `JobRegistry` lists the types; nothing else names them.
+public struct JobType: RawRepresentable, Hashable, Sendable, Codable, CustomStringConvertible {
+    public let rawValue: String
 
-    /// True for jobs that change rows and so accept `flows` and `flow_overrides`.
-    public var touchesRows: Bool { self != .analyze && self != .reindex }
+    public init(rawValue: String) { self.rawValue = rawValue }
 
-    /// The keys of this type's own settings (`claimed_before`, `bloat_threshold`...).
-    var settingsKeys: [String] {
-        switch self {
-        case .reclaimOrphans: return ReclaimOrphansSettings.keys
-        case .resetFailed: return ResetFailedSettings.keys
-        case .archive: return ArchiveSettings.keys
-        case .analyze: return AnalyzeSettings.keys
-        case .reindex: return ReindexSettings.keys
-        }
-    }
+    public var description: String { rawValue }
+
+    /// Every registered type, in registry order.
+    public static var allCases: [JobType] { JobRegistry.all.map(\.type) }
 }

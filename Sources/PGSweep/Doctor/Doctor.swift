@@ -113,15 +113,22 @@ public struct Doctor {
             if let absent = columns.first(where: { $0.job == job.name })?.missing, !absent.isEmpty {
                 missing.append("column(s) \(absent.joined(separator: ", ")), which \(queue.name) does not have")
             }
-            switch job.type {
-            case .reclaimOrphans, .resetFailed:
-                if !select || !update { missing.append("SELECT and UPDATE on \(config.table)") }
-            case .archive:
-                if !select || !delete { missing.append("SELECT and DELETE on \(config.table)") }
-            case .analyze:
-                if !maintains { missing.append("ownership of \(config.table) (membership in its owner role) or, from PostgreSQL 17, MAINTAIN") }
-            case .reindex:
-                if !maintains { missing.append("ownership of \(config.table) (membership in its owner role) or, from PostgreSQL 17, MAINTAIN") }
+            let needs = JobRegistry.kind(job.type)?.needs ?? []
+            var held: TableNeeds = []
+            if select { held.insert(.select) }
+            if update { held.insert(.update) }
+            if delete { held.insert(.delete) }
+            if maintains { held.insert(.maintain) }
+            let lacking = needs.subtracting(held)
+            let table = config.table
+            let grants = [(TableNeeds.select, "SELECT"), (.update, "UPDATE"), (.delete, "DELETE")].filter { lacking.contains($0.0) }
+            if !grants.isEmpty {
+                // Name what the job needs on the table, not only what is lacking, as a GRANT would.
+                let wanted = [(TableNeeds.select, "SELECT"), (.update, "UPDATE"), (.delete, "DELETE")].filter { needs.contains($0.0) }
+                missing.append("\(wanted.map(\.1).joined(separator: " and ")) on \(table)")
+            }
+            if lacking.contains(.maintain) {
+                missing.append("ownership of \(table) (membership in its owner role) or, from PostgreSQL 17, MAINTAIN")
             }
             if !ownSchema { missing.append("USAGE on schema \(config.schema) (run `pgsweep schema apply`)") }
             var detail = missing.isEmpty ? "\(role) can run it" : "\(role) cannot run it: needs \(missing.joined(separator: "; "))"

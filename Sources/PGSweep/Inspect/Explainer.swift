@@ -43,12 +43,9 @@ public struct Explainer {
                 uniqueKeysWithValues: try SchemaManager(table: config.table, schema: config.schema, logger: logger)
                     .indexStatuses(of: queue, on: connection).map { ($0.name, $0.actualName) })
             return try jobs.map { definition in
-                let job = JobFactory.make(definition, config: config)
+                let job = definition.job(config: config)
                 guard let explainable = job as? any ExplainableJob else {
-                    let note = definition.type == .analyze
-                        ? "reads pg_stat_user_tables and pg_class; no batch query"
-                        : "no batch query to plan in this build"
-                    return Job(job: definition.name, type: definition.type.rawValue, queries: [], note: note)
+                    return Job(job: definition.name, type: definition.type.rawValue, queries: [], note: job.explainNote)
                 }
                 var context = JobContext(
                     connection: connection, logger: logger, table: config.table, limits: definition.limits,

@@ -58,15 +58,8 @@ public struct QueueStatus: Sendable, Encodable {
                 """
             ).map { try $0.require(String.self, at: 0) }
         }
-        var reclaim: PerFlow<ReclaimOrphansSettings>?
-        var reset: PerFlow<ResetFailedSettings>?
-        for job in config.jobs {
-            switch job.settings {
-            case .reclaimOrphans(let settings) where reclaim == nil: reclaim = settings
-            case .resetFailed(let settings) where reset == nil: reset = settings
-            default: break
-            }
-        }
+        let reclaim = config.jobs.lazy.compactMap { $0.settings(ReclaimOrphansJob.Settings.self) }.first
+        let reset = config.jobs.lazy.compactMap { $0.settings(ResetFailedJob.Settings.self) }.first
         let defaultRetries = JobLimits().maxRetries
         let orphanAge = { (flow: String) in reclaim?.settings(for: flow).claimedBefore ?? .seconds(3600) }
         let maxRetries = { (flow: String) in

@@ -7,11 +7,43 @@ import LibPQ
 /// `pg_class` (summed over the partitions of a partitioned table, whose own entry stays
 /// empty); analyzes when `n_mod_since_analyze / max(reltuples, 1)` reaches
 /// `min_modified_ratio`, or on every run with `force: true`. Records what it saw.
-struct AnalyzeJob: MaintenanceJob {
+struct AnalyzeJob: RegisteredJob {
     let definition: JobDefinition
-    let settings: AnalyzeSettings
+    let settings: Settings
 
     let requiredColumns: [String] = []
+    let explainNote = "reads pg_stat_user_tables and pg_class; no batch query"
+
+    static let type = JobType.analyze
+    static let touchesRows = false
+    static let needs: TableNeeds = [.maintain]
+
+    init(definition: JobDefinition, settings: PerFlow<Settings>, config: PGSweepConfig) {
+        self.definition = definition
+        self.settings = settings.base
+    }
+
+    /// The job's own keys, with their defaults.
+    struct Settings: JobSettingsReading, Equatable {
+        /// `min_modified_ratio` (ratio, default: 0.1): rows modified since the last analyze,
+        /// as a share of the table, that trigger an ANALYZE.
+        var minModifiedRatio: Double = 0.1
+        /// `force` (bool, default: false): ANALYZE on every run.
+        var force = false
+
+        static let keys = ["min_modified_ratio", "force"]
+        static let flowKeys: [String] = []
+
+        init(limits: JobLimits) {}
+
+        mutating func read(_ key: String, _ value: ConfigValue) {
+            switch key {
+            case "min_modified_ratio": minModifiedRatio = value.ratio() ?? minModifiedRatio
+            case "force": force = value.bool() ?? force
+            default: break
+            }
+        }
+    }
 
     func run(_ context: JobContext) throws -> JobResult {
         let queue = try context.queue()
@@ -47,4 +79,9 @@ struct AnalyzeJob: MaintenanceJob {
         result.batches = 1
         return result
     }
+}
+
+extension JobType {
+    /// `analyze`: see `AnalyzeJob`.
+    public static let analyze = JobType(rawValue: "analyze")
 }

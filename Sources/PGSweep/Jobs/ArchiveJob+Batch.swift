@@ -6,7 +6,7 @@ extension ArchiveJob {
     /// One batch, inside the batch's transaction: stream, fsync, publish, ledger. The caller
     /// commits afterwards.
     func archiveBatch(
-        _ kind: Kind, pass: FlowPass<ArchiveSettings>, size: Int, batch: Int, queue: QueueTable,
+        _ kind: Kind, pass: FlowPass<Settings>, size: Int, batch: Int, queue: QueueTable,
         columns: [ArchiveManifest.Column], connection: Connection, context: JobContext
     ) throws -> (rows: Int64, bytes: Int64) {
         for (sql, parameters) in flowSetup(pass.filter) { try connection.execute(sql, parameters) }
@@ -66,7 +66,7 @@ extension ArchiveJob {
     /// How many rows the run will archive, for a progress display: counted through the
     /// cleanup index when that takes under `countBudget`, else the planner's estimate
     /// (`estimated` true).
-    func total(_ passes: [FlowPass<ArchiveSettings>], context: JobContext) throws -> (rows: Int64, estimated: Bool) {
+    func total(_ passes: [FlowPass<Settings>], context: JobContext) throws -> (rows: Int64, estimated: Bool) {
         var counted: Int64 = 0
         do {
             try context.connection.transaction(.readOnly) { connection in
@@ -90,7 +90,7 @@ extension ArchiveJob {
     static let countBudget = ConfigDuration.seconds(2)
 
     /// The planner's estimate of the rows to archive.
-    private func estimate(_ passes: [FlowPass<ArchiveSettings>], context: JobContext) throws -> Int64 {
+    private func estimate(_ passes: [FlowPass<Settings>], context: JobContext) throws -> Int64 {
         try context.connection.transaction(.readOnly) { connection in
             var total: Int64 = 0
             for pass in passes {

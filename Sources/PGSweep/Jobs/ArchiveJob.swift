@@ -15,13 +15,51 @@ import LibPQ
 /// could not put back (no unique key on `id`) is refused before any row moves.
 ///
 /// Emits rows `archived_completed` and `archived_failed`, and the bytes written.
-struct ArchiveJob: ExplainableJob {
+struct ArchiveJob: ExplainableJob, RegisteredJob {
     let definition: JobDefinition
-    let settings: PerFlow<ArchiveSettings>
+    let settings: PerFlow<Settings>
     let storage: PGSweepConfig.ArchiveStorage
     let schema: String
 
     let requiredColumns = ["id", "flow_name", "status", "retry_count", "created_at", "completed_at"]
+
+    static let type = JobType.archive
+    static let touchesRows = true
+    static let needs: TableNeeds = [.select, .delete]
+    /// Archive batches are files: bigger ones mean fewer fsyncs and files.
+    static let defaultBatchSize: Int? = 50_000
+
+    init(definition: JobDefinition, settings: PerFlow<Settings>, config: PGSweepConfig) {
+        self.definition = definition
+        self.settings = settings
+        storage = config.archive
+        schema = config.schema
+    }
+
+    /// The job's own keys, with their defaults.
+    struct Settings: JobSettingsReading, Equatable {
+        /// `completed_before` (duration, default: 7d): completed rows older than this are archived.
+        var completedBefore: ConfigDuration = .seconds(7 * 86_400)
+        /// `failed_before` (duration, default: 30d): failed rows (retries used up) created
+        /// longer ago than this are archived.
+        var failedBefore: ConfigDuration = .seconds(30 * 86_400)
+        /// `max_retries` (int): from the job's limits unless a flow overrides it. Defaults to 3.
+        var maxRetries: Int
+
+        static let keys = ["completed_before", "failed_before"]
+        static let flowKeys = ["completed_before", "failed_before", "max_retries"]
+
+        init(limits: JobLimits) { maxRetries = limits.maxRetries }
+
+        mutating func read(_ key: String, _ value: ConfigValue) {
+            switch key {
+            case "completed_before": completedBefore = value.duration() ?? completedBefore
+            case "failed_before": failedBefore = value.duration() ?? failedBefore
+            case "max_retries": maxRetries = value.nonNegativeInt() ?? maxRetries
+            default: break
+            }
+        }
+    }
 
     /// The two kinds of row the job archives.
     enum Kind: String {
@@ -57,7 +95,7 @@ struct ArchiveJob: ExplainableJob {
     ///
     /// A partitioned table numbers addresses per partition, so it goes `lockStatement` then
     /// `partitionDeleteStatement` instead.
-    func deleteStatement(_ kind: Kind, pass: FlowPass<ArchiveSettings>, now: Date, limit: Int, returning: String) -> String {
+    func deleteStatement(_ kind: Kind, pass: FlowPass<Settings>, now: Date, limit: Int, returning: String) -> String {
         let table = definition.tableName
         let (condition, order) = criteria(kind, pass: pass, now: now)
         let flows = pass.filter.condition(setting: "pgsweep.flows").map { " AND \($0)" } ?? ""
@@ -75,7 +113,7 @@ struct ArchiveJob: ExplainableJob {
 
     /// For a partitioned table: selects and locks one batch, and returns the locked rows'
     /// addresses grouped by partition (`partition`, `addresses` as a `tid[]` literal).
-    func lockStatement(_ kind: Kind, pass: FlowPass<ArchiveSettings>, now: Date, limit: Int) -> String {
+    func lockStatement(_ kind: Kind, pass: FlowPass<Settings>, now: Date, limit: Int) -> String {
         let (condition, order) = criteria(kind, pass: pass, now: now)
         let flows = pass.filter.condition(setting: "pgsweep.flows").map { " AND \($0)" } ?? ""
         return """
@@ -92,7 +130,7 @@ struct ArchiveJob: ExplainableJob {
     /// For a partitioned table: deletes the rows at `addresses` (a `tid[]` literal from
     /// `lockStatement`) from `partition` alone, re-checking the conditions.
     func partitionDeleteStatement(
-        _ kind: Kind, pass: FlowPass<ArchiveSettings>, now: Date, partition: String, addresses: String, returning: String
+        _ kind: Kind, pass: FlowPass<Settings>, now: Date, partition: String, addresses: String, returning: String
     ) -> String {
         let condition = criteria(kind, pass: pass, now: now).condition
         return """
@@ -104,7 +142,7 @@ struct ArchiveJob: ExplainableJob {
 
     /// Which rows of `kind` are archivable in `pass`, and the order that walks the cleanup
     /// index. The cutoff is a literal made from a timestamp, never from configuration text.
-    func criteria(_ kind: Kind, pass: FlowPass<ArchiveSettings>, now: Date) -> (condition: String, order: String) {
+    func criteria(_ kind: Kind, pass: FlowPass<Settings>, now: Date) -> (condition: String, order: String) {
         switch kind {
         case .completed:
             let cutoff = quoteLiteral(PostgresTimestamp.format(now.addingTimeInterval(-pass.settings.completedBefore.seconds)))
@@ -118,7 +156,7 @@ struct ArchiveJob: ExplainableJob {
         }
     }
 
-    func selection(_ kind: Kind, pass: FlowPass<ArchiveSettings>, now: Date) -> String {
+    func selection(_ kind: Kind, pass: FlowPass<Settings>, now: Date) -> String {
         switch kind {
         case .completed:
             return "completed before \(PostgresTimestamp.format(now.addingTimeInterval(-pass.settings.completedBefore.seconds)))"
@@ -132,7 +170,7 @@ struct ArchiveJob: ExplainableJob {
         return [("SELECT set_config('pgsweep.flows', $1, true)", [flows.postgresText])]
     }
 
-    func selectStatement(_ kind: Kind, pass: FlowPass<ArchiveSettings>, now: Date) -> String {
+    func selectStatement(_ kind: Kind, pass: FlowPass<Settings>, now: Date) -> String {
         let flows = pass.filter.condition(setting: "pgsweep.flows").map { " AND \($0)" } ?? ""
         return "SELECT 1 FROM \(definition.tableName) WHERE \(criteria(kind, pass: pass, now: now).condition)\(flows)"
     }
@@ -184,4 +222,9 @@ struct ArchiveJob: ExplainableJob {
         }
         return result
     }
+}
+
+extension JobType {
+    /// `archive`: see `ArchiveJob`.
+    public static let archive = JobType(rawValue: "archive")
 }

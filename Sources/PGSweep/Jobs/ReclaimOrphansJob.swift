@@ -13,13 +13,43 @@ import LibPQ
 /// worker's change in between is never overwritten.
 ///
 /// Emits rows `reclaimed` (back to pending) and `failed` (retries used up).
-struct ReclaimOrphansJob: ExplainableJob {
+struct ReclaimOrphansJob: ExplainableJob, RegisteredJob {
     let definition: JobDefinition
-    let settings: PerFlow<ReclaimOrphansSettings>
+    let settings: PerFlow<Settings>
 
     let requiredColumns = [
         "id", "flow_name", "status", "retry_count", "error_message", "flow_instance_id", "claimed_at", "updated_at",
     ]
+
+    static let type = JobType.reclaimOrphans
+    static let touchesRows = true
+    static let needs: TableNeeds = [.select, .update]
+
+    init(definition: JobDefinition, settings: PerFlow<Settings>, config: PGSweepConfig) {
+        self.definition = definition
+        self.settings = settings
+    }
+
+    /// The job's own keys, with their defaults.
+    struct Settings: JobSettingsReading, Equatable {
+        /// `claimed_before` (duration, default: 1h): a row claimed longer ago than this is orphaned.
+        var claimedBefore: ConfigDuration = .seconds(3600)
+        /// `max_retries` (int): from the job's limits unless a flow overrides it. Defaults to 3.
+        var maxRetries: Int
+
+        static let keys = ["claimed_before"]
+        static let flowKeys = ["claimed_before", "max_retries"]
+
+        init(limits: JobLimits) { maxRetries = limits.maxRetries }
+
+        mutating func read(_ key: String, _ value: ConfigValue) {
+            switch key {
+            case "claimed_before": claimedBefore = value.duration() ?? claimedBefore
+            case "max_retries": maxRetries = value.nonNegativeInt() ?? maxRetries
+            default: break
+            }
+        }
+    }
 
     func batchQueries(_ context: JobContext) -> [BatchQuery] {
         FlowPass.passes(settings, flows: definition.flows).map { pass in
@@ -28,16 +58,16 @@ struct ReclaimOrphansJob: ExplainableJob {
     }
 
     /// Rows of `pass` claimed before the pass's threshold.
-    func cutoff(_ pass: FlowPass<ReclaimOrphansSettings>, _ context: JobContext) -> Date {
+    func cutoff(_ pass: FlowPass<Settings>, _ context: JobContext) -> Date {
         context.startedAt.addingTimeInterval(-pass.settings.claimedBefore.seconds)
     }
 
     /// The orphans of `pass`: the cutoff is `$1`, the flow list (if any) `$flowParameter`.
-    func orphans(_ pass: FlowPass<ReclaimOrphansSettings>, flowParameter: Int) -> String {
+    func orphans(_ pass: FlowPass<Settings>, flowParameter: Int) -> String {
         "status = 'processing' AND claimed_at < $1" + (pass.filter.condition(parameter: flowParameter).map { " AND \($0)" } ?? "")
     }
 
-    func query(_ pass: FlowPass<ReclaimOrphansSettings>, cutoff: Date, batchSize: Int) -> BatchQuery {
+    func query(_ pass: FlowPass<Settings>, cutoff: Date, batchSize: Int) -> BatchQuery {
         let table = definition.tableName
         let selector = """
             SELECT tableoid AS relation, ctid AS address FROM \(table)
@@ -96,4 +126,9 @@ struct ReclaimOrphansJob: ExplainableJob {
         }
         return result
     }
+}
+
+extension JobType {
+    /// `reclaim_orphans`: see `ReclaimOrphansJob`.
+    public static let reclaimOrphans = JobType(rawValue: "reclaim_orphans")
 }

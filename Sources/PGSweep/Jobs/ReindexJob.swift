@@ -15,11 +15,46 @@ import LibPQ
 /// goes on to the next. Refuses servers older than 12, and 14.0 to 14.3.
 ///
 /// Emits rows `rebuilt` (indexes) and `dropped` (leftovers), and details with sizes.
-struct ReindexJob: MaintenanceJob {
+struct ReindexJob: RegisteredJob {
     let definition: JobDefinition
-    let settings: ReindexSettings
+    let settings: Settings
 
     let requiredColumns: [String] = []
+    let explainNote = "reads pg_index and pgstatindex (or the statistics); no batch query"
+
+    static let type = JobType.reindex
+    static let touchesRows = false
+    static let needs: TableNeeds = [.maintain]
+
+    init(definition: JobDefinition, settings: PerFlow<Settings>, config: PGSweepConfig) {
+        self.definition = definition
+        self.settings = settings.base
+    }
+
+    /// The job's own keys, with their defaults.
+    struct Settings: JobSettingsReading, Equatable {
+        /// `bloat_threshold` (ratio, default: 0.3): share of an index's file holding no live entries.
+        var bloatThreshold: Double = 0.3
+        /// `min_size` (size, default: 10MB): smaller indexes are never rebuilt.
+        var minSize: Int64 = 10 << 20
+        /// `max_indexes` (int, optional): at most this many rebuilds per run, most wasted bytes
+        /// first. Defaults to no cap: every index over the threshold, bounded by `max_runtime`.
+        var maxIndexes: Int?
+
+        static let keys = ["bloat_threshold", "min_size", "max_indexes"]
+        static let flowKeys: [String] = []
+
+        init(limits: JobLimits) {}
+
+        mutating func read(_ key: String, _ value: ConfigValue) {
+            switch key {
+            case "bloat_threshold": bloatThreshold = value.ratio() ?? bloatThreshold
+            case "min_size": minSize = value.byteSize() ?? minSize
+            case "max_indexes": maxIndexes = value.positiveInt() ?? maxIndexes
+            default: break
+            }
+        }
+    }
 
     func run(_ context: JobContext) throws -> JobResult {
         let connection = context.connection
@@ -169,3 +204,7 @@ struct ReindexJob: MaintenanceJob {
     }
 }
 
+extension JobType {
+    /// `reindex`: see `ReindexJob`.
+    public static let reindex = JobType(rawValue: "reindex")
+}

@@ -11,13 +11,44 @@ import LibPQ
 /// locked (`BatchRows`); the `UPDATE` re-checks the state.
 ///
 /// Emits rows `reset`.
-struct ResetFailedJob: ExplainableJob {
+struct ResetFailedJob: ExplainableJob, RegisteredJob {
     let definition: JobDefinition
-    let settings: PerFlow<ResetFailedSettings>
+    let settings: PerFlow<Settings>
 
     let requiredColumns = [
         "id", "flow_name", "status", "retry_count", "flow_instance_id", "created_at", "claimed_at", "completed_at", "updated_at",
     ]
+
+    static let type = JobType.resetFailed
+    static let touchesRows = true
+    static let needs: TableNeeds = [.select, .update]
+
+    init(definition: JobDefinition, settings: PerFlow<Settings>, config: PGSweepConfig) {
+        self.definition = definition
+        self.settings = settings
+    }
+
+    /// The job's own keys, with their defaults.
+    struct Settings: JobSettingsReading, Equatable {
+        /// `failed_before` (duration, default: 0s): back-off; only rows failed longer ago than
+        /// this are reset.
+        var failedBefore: ConfigDuration = .init(milliseconds: 0)
+        /// `max_retries` (int): from the job's limits unless a flow overrides it. Defaults to 3.
+        var maxRetries: Int
+
+        static let keys = ["failed_before"]
+        static let flowKeys = ["failed_before", "max_retries"]
+
+        init(limits: JobLimits) { maxRetries = limits.maxRetries }
+
+        mutating func read(_ key: String, _ value: ConfigValue) {
+            switch key {
+            case "failed_before": failedBefore = value.duration(allowZero: true) ?? failedBefore
+            case "max_retries": maxRetries = value.nonNegativeInt() ?? maxRetries
+            default: break
+            }
+        }
+    }
 
     func batchQueries(_ context: JobContext) -> [BatchQuery] {
         FlowPass.passes(settings, flows: definition.flows).map { pass in
@@ -26,18 +57,18 @@ struct ResetFailedJob: ExplainableJob {
     }
 
     /// Rows of `pass` last updated before its back-off.
-    func cutoff(_ pass: FlowPass<ResetFailedSettings>, _ context: JobContext) -> Date {
+    func cutoff(_ pass: FlowPass<Settings>, _ context: JobContext) -> Date {
         context.startedAt.addingTimeInterval(-pass.settings.failedBefore.seconds)
     }
 
     /// The retryable rows of `pass`: `max_retries` is `$1`, the cutoff `$2`, the flow list (if
     /// any) `$flowParameter`.
-    func retryable(_ pass: FlowPass<ResetFailedSettings>, flowParameter: Int) -> String {
+    func retryable(_ pass: FlowPass<Settings>, flowParameter: Int) -> String {
         "status = 'failed' AND retry_count < $1 AND updated_at <= $2"
             + (pass.filter.condition(parameter: flowParameter).map { " AND \($0)" } ?? "")
     }
 
-    func query(_ pass: FlowPass<ResetFailedSettings>, cutoff: Date, batchSize: Int) -> BatchQuery {
+    func query(_ pass: FlowPass<Settings>, cutoff: Date, batchSize: Int) -> BatchQuery {
         let table = definition.tableName
         let selector = """
             SELECT tableoid AS relation, ctid AS address FROM \(table)
@@ -87,4 +118,9 @@ struct ResetFailedJob: ExplainableJob {
         }
         return result
     }
+}
+
+extension JobType {
+    /// `reset_failed`: see `ResetFailedJob`.
+    public static let resetFailed = JobType(rawValue: "reset_failed")
 }

@@ -60,19 +60,11 @@ public protocol MaintenanceJob {
     var definition: JobDefinition { get }
     /// The table's columns a run reads or writes; a run on a table without them is refused.
     var requiredColumns: [String] { get }
+    /// What `explain` says of a job with no batch query to plan.
+    var explainNote: String { get }
     func run(_ context: JobContext) throws -> JobResult
 }
 
-/// Makes the job for a definition.
-enum JobFactory {
-    static func make(_ definition: JobDefinition, config: PGSweepConfig) -> any MaintenanceJob {
-        switch definition.settings {
-        case .archive(let settings):
-            return ArchiveJob(definition: definition, settings: settings, storage: config.archive, schema: config.schema)
-        case .analyze(let settings): return AnalyzeJob(definition: definition, settings: settings)
-        case .reclaimOrphans(let settings): return ReclaimOrphansJob(definition: definition, settings: settings)
-        case .resetFailed(let settings): return ResetFailedJob(definition: definition, settings: settings)
-        case .reindex(let settings): return ReindexJob(definition: definition, settings: settings)
-        }
-    }
+extension MaintenanceJob {
+    var explainNote: String { "no batch query to plan" }
 }

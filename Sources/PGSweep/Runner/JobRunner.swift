@@ -122,7 +122,7 @@ public struct JobRunner {
         var failure: (any Error)?
         let progress = RunProgress(runID: runID, schema: config.schema)
         do {
-            let maintenance = JobFactory.make(job, config: config)
+            let maintenance = job.job(config: config)
             try Self.requireColumns(of: maintenance, in: queue)
             var context = context(job, work: work, logger: jobLogger, now: now, dryRun: false, runID: runID, queue: queue)
             context.progress = progress
@@ -164,7 +164,7 @@ public struct JobRunner {
         let started = clock.now()
         do {
             let result = try work.transaction(.readOnly) { connection in
-                let maintenance = JobFactory.make(job, config: config)
+                let maintenance = job.job(config: config)
                 try Self.requireColumns(of: maintenance, in: queue)
                 return try maintenance.run(context(job, work: connection, logger: jobLogger, now: now, dryRun: true, runID: 0, queue: queue))
             }

@@ -21,7 +21,7 @@ public struct SchemaManager {
     /// The manager for `config`'s table, schema and jobs.
     public init(config: PGSweepConfig, logger: Logger) {
         self.init(table: config.table, schema: config.schema, logger: logger)
-        jobs = config.jobs.map { JobFactory.make($0, config: config) }
+        jobs = config.jobs.map { $0.job(config: config) }
     }
 
     /// What `apply` did.
