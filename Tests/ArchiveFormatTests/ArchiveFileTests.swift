@@ -184,3 +184,27 @@ struct ArchivePathTests {
         #expect(error.reason.contains("needs source and key"))
     }
 }
+
+@Suite("Archive format 1")
+struct ArchiveFormatOneTests {
+    /// A file pgsweep 0.1.0 wrote (format 1), kept as it was: readers must go on reading it.
+    static let golden = RepositoryPaths.file("Tests/ArchiveFormatTests/Golden/format-1/queue-20261201T121609Z-1-0004.csv.zst")
+
+    @Test("a format 1 file still verifies and reads: its manifest names the table alone, no source, no key")
+    func readsFormatOne() throws {
+        let verified = try ArchiveFileReader.verify(Self.golden)
+        #expect(verified.rows == 84)
+        #expect(verified.manifest.formatVersion == 1)
+        #expect(verified.manifest.table == "queue")
+        #expect(verified.manifest.source == nil)
+        #expect(verified.manifest.key == nil)
+        #expect(verified.manifest.minID == 346 && verified.manifest.maxID == 1949)
+        #expect(try ArchiveFileReader.sha256(of: Self.golden) == "\(verified.manifest.sha256)")
+        var scanner = CSVRowScanner(captureNames: ["id", "status"])
+        var statuses = Set<String>()
+        try ArchiveFileReader.stream(Self.golden) { bytes in try scanner.consume(bytes) { statuses.insert($0[1] ?? "") } }
+        #expect(scanner.header?.first == "id")
+        #expect(scanner.rows == 84)
+        #expect(statuses == ["failed"])
+    }
+}
