@@ -19,10 +19,10 @@ public final class ArchiveFileWriter {
     private var hasher = SHA256()
     private var scanner: CSVRowScanner
     private var written: Int64 = 0
-    private(set) public var minID: Int64?
-    private(set) public var maxID: Int64?
-    private(set) public var minCreatedAt: String?
-    private(set) public var maxCreatedAt: String?
+    private var minID: Int64?
+    private var maxID: Int64?
+    private var minCreatedAt: String?
+    private var maxCreatedAt: String?
     private var finished = false
     private var published = false
 
@@ -48,9 +48,6 @@ public final class ArchiveFileWriter {
         if !published { unlink(temporaryPath) }
     }
 
-    /// Rows written so far.
-    public var rows: Int64 { scanner.rows }
-
     /// Adds CSV bytes (any split of rows).
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
         try scanner.consume(bytes) { values in
@@ -67,10 +64,26 @@ public final class ArchiveFileWriter {
         try compressor.write(bytes)
     }
 
-    /// Ends the frame, fsyncs and closes the file. Returns its size and SHA-256.
+    /// What a finished file holds, as its manifest records it.
+    public struct Facts: Sendable, Equatable {
+        /// Data rows (the header line not counted).
+        public var rows: Int64
+        /// Size of the compressed file.
+        public var bytes: Int64
+        /// SHA-256 of the compressed file, lower-case hex.
+        public var sha256: String
+        /// The CSV header's column names.
+        public var header: [String]
+        public var minID: Int64?
+        public var maxID: Int64?
+        public var minCreatedAt: String?
+        public var maxCreatedAt: String?
+    }
+
+    /// Ends the frame, fsyncs and closes the file. Returns what it holds.
     ///
     /// A failed fsync is final: the file is never treated as safe afterwards.
-    public func finish() throws -> (bytes: Int64, sha256: String, header: [String]) {
+    public func finish() throws -> Facts {
         precondition(!finished, "finish called twice")
         finished = true
         do {
@@ -86,7 +99,9 @@ public final class ArchiveFileWriter {
         }
         fd = -1
         let digest = hasher.finalize().map { String(format: "%02x", $0) }.joined()
-        return (written, digest, scanner.header ?? [])
+        return Facts(
+            rows: scanner.rows, bytes: written, sha256: digest, header: scanner.header ?? [], minID: minID, maxID: maxID,
+            minCreatedAt: minCreatedAt, maxCreatedAt: maxCreatedAt)
     }
 
     /// Renames the data file into place, writes its manifest beside it the same way, and

@@ -57,10 +57,10 @@ public struct ArchiveManifest: Codable, Sendable, Equatable {
     /// The manifest's file name beside a data file.
     public static func path(for dataPath: String) -> String { dataPath + ".manifest.json" }
 
+    /// The manifest of a file `facts` describes, from `source`.
     public init(
-        pgsweepVersion: String, source: ArchiveSource, key: [String], file: String, columns: [Column], rows: Int64, bytes: Int64,
-        sha256: String, minID: Int64?, maxID: Int64?, minCreatedAt: String?, maxCreatedAt: String?, selection: String, job: String,
-        runID: Int64, batch: Int, writtenAt: String
+        pgsweepVersion: String, source: ArchiveSource, key: [String], file: String, columns: [Column],
+        facts: ArchiveFileWriter.Facts, selection: String, job: String, runID: Int64, batch: Int, writtenAt: String
     ) {
         self.pgsweepVersion = pgsweepVersion
         self.table = "\(source.schema).\(source.table)"
@@ -68,13 +68,13 @@ public struct ArchiveManifest: Codable, Sendable, Equatable {
         self.key = key
         self.file = file
         self.columns = columns
-        self.rows = rows
-        self.bytes = bytes
-        self.sha256 = sha256
-        self.minID = minID
-        self.maxID = maxID
-        self.minCreatedAt = minCreatedAt
-        self.maxCreatedAt = maxCreatedAt
+        self.rows = facts.rows
+        self.bytes = facts.bytes
+        self.sha256 = facts.sha256
+        self.minID = facts.minID
+        self.maxID = facts.maxID
+        self.minCreatedAt = facts.minCreatedAt
+        self.maxCreatedAt = facts.maxCreatedAt
         self.selection = selection
         self.job = job
         self.runID = runID

@@ -1,4 +1,5 @@
 import Foundation
+import Zstd
 
 #if canImport(Glibc)
 import Glibc
@@ -57,14 +58,9 @@ public enum DurableFiles {
 
     /// Writes all of `bytes` to `fd`.
     public static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {
-        var offset = 0
-        while offset < bytes.count {
-            let written = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
-            if written < 0 {
-                if errno == EINTR { continue }
-                throw ioError("cannot write \(path)", path: path)
-            }
-            offset += written
+        let code = FileIO.writeFully(fd, bytes)
+        guard code == 0 else {
+            throw ArchiveError(.io(errno: code), path: path, "cannot write \(path): \(String(cString: strerror(code)))")
         }
     }
 

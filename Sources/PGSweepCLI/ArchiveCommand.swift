@@ -30,7 +30,7 @@ extension PGSweepRoot {
                     connection = reached
                 } catch let error as PostgresError where error.isConnectionLost {
                     context.logger.warning(
-                        "database not reachable; listing the files alone, of this table in any database", metadata: ["error": "\(error)"])
+                        "database not reachable; listing the files alone, of this table in any database", metadata: [LogKey.error: "\(error)"])
                 }
                 let inventory = try ArchiveInventory.scan(
                     root: context.config.archive.directory,

@@ -8,14 +8,10 @@ import ArchiveFormat
 /// Parses the command line, runs the command, and maps every outcome to a documented exit code.
 @main
 enum Main {
-    static func main() async {
+    static func main() {
         do {
             var command = try PGSweepRoot.parseAsRoot()
-            if var asyncCommand = command as? any AsyncParsableCommand {
-                try await asyncCommand.run()
-            } else {
-                try command.run()
-            }
+            try command.run()
             exit(ExitStatus.success.rawValue)
         } catch {
             exit(report(error))

@@ -8,6 +8,8 @@ import PGSweep
 /// current statement is still running after `grace` seconds, it is cancelled (and so rolled
 /// back). A second signal cancels it at once. SIGHUP asks for a configuration reload.
 enum SignalWatcher {
+    // nonisolated(unsafe): written once, by `install` on the main thread before any work
+    // starts, and never read; it only keeps the signal sources alive for the process.
     nonisolated(unsafe) private static var sources: [any DispatchSourceSignal] = []
 
     static func install(_ shutdown: Shutdown, grace: TimeInterval = 5) {

@@ -5,17 +5,26 @@ import Darwin
 #endif
 
 /// Blocking reads and writes on a file descriptor that retry on EINTR and short writes.
-enum FileIO {
-    static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) throws {
+public enum FileIO {
+    /// Writes all of `bytes` to `fd`, retrying interrupted and short writes. Returns 0, or
+    /// the `errno` of the write that failed, for the caller to report in its own terms.
+    public static func writeFully(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Int32 {
+        guard let base = bytes.baseAddress else { return 0 }
         var offset = 0
         while offset < bytes.count {
-            let written = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+            let written = write(fd, base + offset, bytes.count - offset)
             if written < 0 {
                 if errno == EINTR { continue }
-                throw ioError("write", errno)
+                return errno
             }
             offset += written
         }
+        return 0
+    }
+
+    static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) throws {
+        let code = writeFully(fd, bytes)
+        if code != 0 { throw ioError("write", code) }
     }
 
     /// Reads up to `buffer.count` bytes; 0 means end of file.

@@ -16,11 +16,10 @@ struct ArchiveFileTests {
         var text = "id,created_at\n"
         for id in 1...rows { text += "\(id),2026-11-\(String(format: "%02d", id % 28 + 1)) 10:00:00.123456+00\n" }
         try Array(text.utf8).withUnsafeBytes { try writer.write($0) }
-        let (bytes, sha, header) = try writer.finish()
-        #expect(header == ["id", "created_at"])
+        let facts = try writer.finish()
+        #expect(facts.header == ["id", "created_at"])
         let manifest = ArchiveManifest(
-            pgsweepVersion: "test", source: source, key: ["id"], file: name, columns: columns, rows: writer.rows, bytes: bytes, sha256: sha,
-            minID: writer.minID, maxID: writer.maxID, minCreatedAt: writer.minCreatedAt, maxCreatedAt: writer.maxCreatedAt,
+            pgsweepVersion: "test", source: source, key: ["id"], file: name, columns: columns, facts: facts,
             selection: "test", job: "archive", runID: 1, batch: 1, writtenAt: "2026-11-29 00:00:00+00")
         try writer.publish(manifest: manifest)
         return path

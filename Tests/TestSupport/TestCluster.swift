@@ -75,6 +75,7 @@ public struct TestClusterError: Error, CustomStringConvertible {
 /// Stops the clusters at process exit, and makes sure they are stopped even if the process dies.
 private enum Cleanup {
     private static let lock = NSLock()
+    // nonisolated(unsafe): read and written only under `lock`.
     nonisolated(unsafe) private static var folders: [String] = []
 
     static func register(folder: String) {

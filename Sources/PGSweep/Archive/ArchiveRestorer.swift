@@ -142,8 +142,8 @@ public struct ArchiveRestorer {
             progress?(manifest.rows)
             logger.info(
                 options.dryRun ? "would restore" : "restored",
-                metadata: ["file": .string(file), "rows.inserted": .stringConvertible(result.inserted),
-                           "rows.already_present": .stringConvertible(result.alreadyPresent)])
+                metadata: [LogKey.file: .string(file), LogKey.rowsInserted: .stringConvertible(result.inserted),
+                           LogKey.rowsAlreadyPresent: .stringConvertible(result.alreadyPresent)])
             report.files.append(result)
         }
         return report

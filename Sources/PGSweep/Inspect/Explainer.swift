@@ -100,20 +100,14 @@ public struct Explainer {
         for (sql, parameters) in query.setup { try connection.execute(sql, parameters) }
         let text = try connection.query("EXPLAIN \(query.sql)", query.parameters)
             .map { try $0.decode(String.self, at: 0) ?? "" }.joined(separator: "\n")
-        let json = try connection.query("EXPLAIN (FORMAT JSON) \(query.sql)", query.parameters)[0]
-            .decode(String.self, at: 0) ?? "[]"
         var indexes: [String] = []
         var sequential = false
-        if let document = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [[String: Any]],
-            let root = document.first?["Plan"] as? [String: Any]
-        {
-            walk(root) { node in
-                if let index = node["Index Name"] as? String { indexes.append(relations.rootIndex[index] ?? index) }
-                if node["Node Type"] as? String == "Seq Scan", let relation = node["Relation Name"] as? String,
-                    relations.tables.contains(relation)
-                {
-                    sequential = true
-                }
+        try Plan(query.sql, query.parameters, on: connection).walk { node in
+            if let index = node["Index Name"] as? String { indexes.append(relations.rootIndex[index] ?? index) }
+            if node["Node Type"] as? String == "Seq Scan", let relation = node["Relation Name"] as? String,
+                relations.tables.contains(relation)
+            {
+                sequential = true
             }
         }
         let expected = query.acceptableIndexes.map { suffix in
@@ -125,10 +119,5 @@ public struct Explainer {
         return Query(
             title: query.title, sql: query.sql, plan: text, indexesUsed: indexes, expectedIndexes: expected,
             sequentialScan: sequential, usesIndex: !sequential && indexes.contains(where: expected.contains))
-    }
-
-    private func walk(_ node: [String: Any], _ visit: ([String: Any]) -> Void) {
-        visit(node)
-        for child in node["Plans"] as? [[String: Any]] ?? [] { walk(child, visit) }
     }
 }

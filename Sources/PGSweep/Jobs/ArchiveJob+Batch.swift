@@ -13,9 +13,11 @@ extension ArchiveJob {
         let source = queue.archiveSource
         let path = ArchivePaths.dataFile(root: storage.directory, source: source, date: context.startedAt, runID: context.runID, batch: batch)
         let names = columns.map(\.name)
+        guard let idColumn = names.firstIndex(of: "id"), let createdAtColumn = names.firstIndex(of: "created_at") else {
+            throw PGSweepError.missingColumns(job: definition.name, table: queue.name.description, columns: ["id", "created_at"])
+        }
         let writer = try ArchiveFileWriter(
-            path: path, level: Int32(storage.compressionLevel), idColumn: names.firstIndex(of: "id")!,
-            createdAtColumn: names.firstIndex(of: "created_at")!)
+            path: path, level: Int32(storage.compressionLevel), idColumn: idColumn, createdAtColumn: createdAtColumn)
         let returning = names.map(quoteIdentifier).joined(separator: ", ")
         var chunks = 0
         context.shutdown.setActiveStatement(connection.cancelHandle())
@@ -43,15 +45,14 @@ extension ArchiveJob {
             copied = try copy(deleteStatement(kind, pass: pass, now: context.startedAt, limit: size, returning: returning), header: true)
         }
         guard copied > 0 else { return (0, 0) }  // nothing left: the writer removes its temporary file
-        let (bytes, sha256, header) = try writer.finish()
+        let facts = try writer.finish()
         FaultInjection.point("archive-after-fsync")
-        guard writer.rows == copied, header == names else {
-            throw ArchiveError(.damaged, path: path, "wrote \(writer.rows) rows with header \(header), the server sent \(copied)")
+        guard facts.rows == copied, facts.header == names else {
+            throw ArchiveError(.damaged, path: path, "wrote \(facts.rows) rows with header \(facts.header), the server sent \(copied)")
         }
         let manifest = ArchiveManifest(
             pgsweepVersion: PGSweepVersion.current, source: source, key: queue.identityKey ?? ["id"],
-            file: (path as NSString).lastPathComponent, columns: columns, rows: copied, bytes: bytes, sha256: sha256,
-            minID: writer.minID, maxID: writer.maxID, minCreatedAt: writer.minCreatedAt, maxCreatedAt: writer.maxCreatedAt,
+            file: (path as NSString).lastPathComponent, columns: columns, facts: facts,
             selection: selection(kind, pass: pass, now: context.startedAt), job: definition.name, runID: context.runID,
             batch: batch, writtenAt: PostgresTimestamp.format(Date()))
         try writer.publish(manifest: manifest) { FaultInjection.point("archive-between-files") }
@@ -59,8 +60,8 @@ extension ArchiveJob {
         try ArchiveLedger(schema: schema).record(
             manifest, relativePath: ArchivePaths.relative(path, to: storage.directory), on: connection)
         FaultInjection.point("archive-after-ledger")
-        context.logger.debug("archived a batch", metadata: ["file": .string(path), "rows": .stringConvertible(copied)])
-        return (copied, bytes)
+        context.logger.debug("archived a batch", metadata: [LogKey.file: .string(path), LogKey.rows: .stringConvertible(copied)])
+        return (copied, facts.bytes)
     }
 
     /// How many rows the run will archive, for a progress display: counted through the
@@ -96,13 +97,7 @@ extension ArchiveJob {
             for pass in passes {
                 for (sql, parameters) in flowSetup(pass.filter) { try connection.execute(sql, parameters) }
                 for kind in [Kind.completed, .failed] {
-                    let json = try connection.query("EXPLAIN (FORMAT JSON) \(selectStatement(kind, pass: pass, now: context.startedAt))")[0]
-                        .decode(String.self, at: 0) ?? "[]"
-                    if let plan = (try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [[String: Any]])?.first?["Plan"] as? [String: Any],
-                        let rows = plan["Plan Rows"] as? NSNumber
-                    {
-                        total += rows.int64Value
-                    }
+                    total += try Plan(selectStatement(kind, pass: pass, now: context.startedAt), on: connection).rows
                 }
             }
             return total

@@ -114,8 +114,8 @@ struct ReindexJob: RegisteredJob {
                     .require(Int64.self, "size")
                 context.logger.info(
                     "rebuilt an index",
-                    metadata: [LogKey.index: .string(index.name), "size.before": .stringConvertible(index.sizeBytes),
-                               "size.after": .stringConvertible(after)])
+                    metadata: [LogKey.index: .string(index.name), LogKey.sizeBefore: .stringConvertible(index.sizeBytes),
+                               LogKey.sizeAfter: .stringConvertible(after)])
                 notes.append("rebuilt \(figure) -> \(ByteSize.format(after))")
                 result.rows["rebuilt", default: 0] += 1
                 result.batches += 1
@@ -140,8 +140,9 @@ struct ReindexJob: RegisteredJob {
         result.details["indexes"] = measured.map {
             "\($0.name) \(ByteSize.format($0.sizeBytes)) \($0.bloat.map { "\(Int($0 * 100))%" } ?? "?") \($0.method.rawValue)"
         }.joined(separator: "; ")
-        result.details["actions"] = notes.isEmpty ? "nothing to do" : notes.joined(separator: "; ")
-        context.logger.info(context.dryRun ? "reindex plan" : "reindex done", metadata: ["actions": .string(result.details["actions"]!)])
+        let actions = notes.isEmpty ? "nothing to do" : notes.joined(separator: "; ")
+        result.details["actions"] = actions
+        context.logger.info(context.dryRun ? "reindex plan" : "reindex done", metadata: [LogKey.actions: .string(actions)])
         if !failures.isEmpty {
             throw PGSweepError.checkFailed("\(failures.count) rebuild(s) failed: \(failures.joined(separator: "; "))")
         }

@@ -1,3 +1,4 @@
+import ArchiveFormat
 import Foundation
 import LibPQ
 import Logging
@@ -61,7 +62,7 @@ public struct MetricsExporter {
             do {
                 try writeAtomically(Self.render(samples), to: path)
             } catch {
-                logger.error("could not write the metrics textfile", metadata: ["path": .string(path), LogKey.error: "\(error)"])
+                logger.error("could not write the metrics textfile", metadata: [LogKey.path: .string(path), LogKey.error: "\(error)"])
             }
         }
         if let gateway = settings.pushgateway {
@@ -73,7 +74,7 @@ public struct MetricsExporter {
                     try push(Self.render(samples.filter { $0.job == job }), to: gateway, job: job)
                 } catch {
                     logger.warning("could not push metrics; the run itself is unaffected",
-                                   metadata: ["pushgateway": .string(gateway), LogKey.job: .string(job), LogKey.error: "\(error)"])
+                                   metadata: [LogKey.pushgateway: .string(gateway), LogKey.job: .string(job), LogKey.error: "\(error)"])
                     break
                 }
             }
@@ -165,16 +166,7 @@ public struct MetricsExporter {
             close(fd)
             if !ok { unlink(temporary) }
         }
-        let bytes = Array(text.utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            if written < 0 {
-                if errno == EINTR { continue }
-                throw MetricsError("cannot write \(temporary): \(String(cString: strerror(errno)))")
-            }
-            offset += written
-        }
+        try Array(text.utf8).withUnsafeBytes { try DurableFiles.writeAll(fd, $0, path: temporary) }
         guard fsync(fd) == 0 else { throw MetricsError("cannot fsync \(temporary): \(String(cString: strerror(errno)))") }
         guard rename(temporary, path) == 0 else {
             throw MetricsError("cannot rename \(temporary) to \(path): \(String(cString: strerror(errno)))")

@@ -71,7 +71,7 @@ public struct BatchLoop {
                 size = max(minimumBatchSize, size / 2)
                 context.logger.warning(
                     "batch hit the statement timeout; retrying smaller",
-                    metadata: ["batch.size": "\(size)", "statement_timeout": "\(timeout)"])
+                    metadata: [LogKey.batchSize: "\(size)", LogKey.statementTimeout: "\(timeout)"])
                 continue
             }
             let handled = counts.totalRows
@@ -81,7 +81,7 @@ public struct BatchLoop {
             outcome.rows += handled
             outcome.counts = outcome.counts + counts
             context.onBatch?(handled)
-            context.logger.debug("batch done", metadata: ["batch.rows": "\(handled)", "batch.size": "\(size)"])
+            context.logger.debug("batch done", metadata: [LogKey.batchRows: "\(handled)", LogKey.batchSize: "\(size)"])
             if handled < Int64(size) {
                 outcome.stop = .exhausted
                 break
@@ -111,8 +111,8 @@ extension BatchLoop {
             result.rows.merge(outcome.counts.rows, uniquingKeysWith: +)
             result.bytesWritten += outcome.counts.bytes
             result.batches += outcome.batches
-            var metadata: Logger.Metadata = ["pass": .string(describe(pass)), "stop": .string(outcome.stop.rawValue)]
-            for (action, count) in outcome.counts.rows { metadata["rows.\(action)"] = .stringConvertible(count) }
+            var metadata: Logger.Metadata = [LogKey.pass: .string(describe(pass)), LogKey.stop: .string(outcome.stop.rawValue)]
+            for (action, count) in outcome.counts.rows { metadata[LogKey.rows(action)] = .stringConvertible(count) }
             context.logger.log(level: outcome.rows > 0 ? .info : .debug, "pass done", metadata: metadata)
             if outcome.stop == .shutdown { result.interrupted = true }
             if outcome.stop != .exhausted { return }

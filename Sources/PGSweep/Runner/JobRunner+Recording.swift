@@ -37,14 +37,14 @@ extension JobRunner {
         _ logger: Logger, status: RunStatus, result: JobResult, error: String?, duration: TimeInterval, dryRun: Bool = false
     ) {
         var metadata: Logger.Metadata = [
-            "status": .string(status.rawValue), "rows": .stringConvertible(result.totalRows),
-            "bytes": .stringConvertible(result.bytesWritten), "batches": .stringConvertible(result.batches),
-            "duration_ms": .stringConvertible(Int(duration * 1000)),
+            LogKey.status: .string(status.rawValue), LogKey.rows: .stringConvertible(result.totalRows),
+            LogKey.bytes: .stringConvertible(result.bytesWritten), LogKey.batches: .stringConvertible(result.batches),
+            LogKey.durationMilliseconds: .stringConvertible(Int(duration * 1000)),
         ]
-        for (action, count) in result.rows { metadata["rows.\(action)"] = .stringConvertible(count) }
-        for (key, value) in result.details { metadata["detail.\(key)"] = .string(value) }
+        for (action, count) in result.rows { metadata[LogKey.rows(action)] = .stringConvertible(count) }
+        for (key, value) in result.details { metadata[LogKey.detail(key)] = .string(value) }
         if let error { metadata[LogKey.error] = .string(error) }
-        if dryRun { metadata["dry_run"] = "true" }
+        if dryRun { metadata[LogKey.dryRun] = "true" }
         let level: Logger.Level = error != nil ? .error : (status == .interrupted ? .warning : .info)
         logger.log(level: level, "job finished", metadata: metadata)
     }

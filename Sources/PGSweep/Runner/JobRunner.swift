@@ -61,7 +61,7 @@ public struct JobRunner {
         }
         if !dryRun {
             let pruned = try store.prune(before: try clock.reference(on: control).addingTimeInterval(-config.historyRetention.seconds))
-            if pruned > 0 { logger.info("pruned old runs", metadata: ["runs.pruned": "\(pruned)"]) }
+            if pruned > 0 { logger.info("pruned old runs", metadata: [LogKey.runsPruned: "\(pruned)"]) }
         }
         return summary
     }
@@ -95,14 +95,14 @@ public struct JobRunner {
         guard try lock.tryAcquire(on: work) else {
             let reason = "another runner holds this job"
             let id = try store.recordSkipped(job: job, scheduledFor: fire, reason: reason)
-            logger.info("job skipped", metadata: [LogKey.job: .string(job.name), LogKey.runID: "\(id)", "reason": .string(reason)])
+            logger.info("job skipped", metadata: [LogKey.job: .string(job.name), LogKey.runID: "\(id)", LogKey.reason: .string(reason)])
             return .init(job: job.name, status: .skipped, runID: id, result: .init(), error: reason, duration: 0)
         }
         defer { lock.release(on: work) }
         let interrupted = try store.markInterrupted(job: job.name)
         if interrupted > 0 {
             logger.warning("marked runs left running by a stopped runner as interrupted",
-                           metadata: [LogKey.job: .string(job.name), "runs": "\(interrupted)"])
+                           metadata: [LogKey.job: .string(job.name), LogKey.runs: "\(interrupted)"])
         }
         if let fire, try store.hasRun(job: job.name, scheduledFor: fire, statuses: [.succeeded, .failed, .interrupted]) {
             // Another runner ran this fire while we were deciding.
@@ -115,7 +115,7 @@ public struct JobRunner {
         var jobLogger = logger
         jobLogger[metadataKey: LogKey.job] = .string(job.name)
         jobLogger[metadataKey: LogKey.runID] = .stringConvertible(runID)
-        jobLogger.info("job started", metadata: ["job.type": .string(job.type.rawValue)])
+        jobLogger.info("job started", metadata: [LogKey.jobType: .string(job.type.rawValue)])
         let started = clock.now()
         var result = JobResult()
         var status = RunStatus.succeeded

@@ -47,7 +47,7 @@ public final class Scheduler {
     /// reached at the start; later outages are retried.
     public func run() throws {
         _ = try connect(config)
-        logger.info("daemon started", metadata: ["jobs": "\(config.jobs.count)"])
+        logger.info("daemon started", metadata: [LogKey.jobs: "\(config.jobs.count)"])
         while !shutdown.isRequested {
             if shutdown.takeReloadRequest() { reloadConfiguration() }
             let retryAt = cycle()
@@ -55,7 +55,7 @@ public final class Scheduler {
             let now = clock.now()
             let next = config.jobs.filter(\.enabled).compactMap { $0.schedule.next(after: now, in: config.timeZone) }.min()
             let wake = [next, retryAt].compactMap { $0 }.min() ?? now.addingTimeInterval(3600)
-            logger.debug("sleeping until the next fire", metadata: ["until": "\(wake)"])
+            logger.debug("sleeping until the next fire", metadata: [LogKey.until: "\(wake)"])
             clock.wait(until: wake, shutdown: shutdown)
         }
         logger.info("daemon stopped")
@@ -86,7 +86,7 @@ public final class Scheduler {
     private func reloadConfiguration() {
         do {
             config = try reload()
-            logger.info("configuration reloaded", metadata: ["jobs": "\(config.jobs.count)"])
+            logger.info("configuration reloaded", metadata: [LogKey.jobs: "\(config.jobs.count)"])
         } catch {
             logger.error("new configuration refused; keeping the old one", metadata: [LogKey.error: "\(error)"])
         }

@@ -39,7 +39,7 @@ struct PartitionedIndexBuilder {
                 if try row.require(Bool.self, "partitioned") {
                     try build(name: childName, on: partition, oid: partitionOID, connection: connection)
                 } else {
-                    logger.info("creating index on a partition", metadata: ["index": .string(childName), "partition": .string("\(partition)")])
+                    logger.info("creating index on a partition", metadata: [LogKey.index: .string(childName), LogKey.partition: .string("\(partition)")])
                     try connection.execute(createStatement(name: childName, on: partition, only: false, concurrently: true))
                 }
             }

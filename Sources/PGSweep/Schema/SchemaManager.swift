@@ -55,7 +55,7 @@ public struct SchemaManager {
             case .invalid, .wrongTable: result.indexesInvalid.append(status.name)
             case .missing:
                 let definition = QueueIndex.v007.first { $0.name(for: table) == status.name }!
-                logger.info("creating index", metadata: ["index": .string(status.name)])
+                logger.info("creating index", metadata: [LogKey.index: .string(status.name)])
                 // Building an index on a big table outlasts any statement timeout; the lock
                 // wait is still bounded by lock_timeout.
                 try connection.withSettings([("statement_timeout", "0")]) {
@@ -142,7 +142,7 @@ public struct SchemaManager {
             }
             var applied: [Int] = []
             for migration in OwnSchema.migrations where migration.version > version {
-                logger.info("applying pgsweep schema migration", metadata: ["migration.version": "\(migration.version)"])
+                logger.info("applying pgsweep schema migration", metadata: [LogKey.migrationVersion: "\(migration.version)"])
                 try connection.executeScript(migration.sql(quotedSchema))
                 try connection.execute(
                     "INSERT INTO \(quotedSchema).schema_migrations (version, summary, pgsweep_version) VALUES ($1, $2, $3)",

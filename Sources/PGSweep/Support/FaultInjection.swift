@@ -12,6 +12,7 @@ public enum FaultInjection {
         let parts = value.split(separator: ":", maxSplits: 1)
         return (String(parts[0]), parts.count == 2 ? Int(parts[1]) ?? 1 : 1)
     }()
+    // nonisolated(unsafe): read and written only under `lock`.
     nonisolated(unsafe) private static var reached: [String: Int] = [:]
     private static let lock = NSLock()
 
