@@ -8,11 +8,3 @@ protocol JobSettingsReading: Sendable {
     init(limits: JobLimits)
     mutating func read(_ key: String, _ value: ConfigValue)
 }
-
-/// For job types with no settings of their own.
-struct NoSettings: JobSettingsReading {
-    static let keys: [String] = []
-    static let flowKeys: [String] = []
-    init(limits: JobLimits) {}
-    mutating func read(_ key: String, _ value: ConfigValue) {}
-}
