@@ -32,12 +32,15 @@ struct RunStore {
     func finish(id: Int64, job: String, status: RunStatus, error: String?, details: [String: String]) throws -> RunCounts {
         let details = try String(data: JSONSerialization.data(withJSONObject: details, options: [.sortedKeys]), encoding: .utf8)
         return try connection.transaction { connection in
-            let row = try connection.query(
+            guard let row = try connection.query(
                 """
                 UPDATE \(table) SET status = $2, finished_at = clock_timestamp(), error = $3, details = $4::jsonb
                 WHERE id = $1
                 RETURNING rows_by_action::text AS rows, bytes_written, batches
-                """, [id, status.rawValue, error, details])[0]
+                """, [id, status.rawValue, error, details]).first
+            else {
+                throw PGSweepError.checkFailed("run \(id) is no longer in \(table); its end could not be recorded")
+            }
             try addRun(job: job, status: status, count: 1, on: connection)
             return RunCounts(
                 rows: try row.requireJSON([String: Int64].self, "rows"), bytes: try row.require(Int64.self, "bytes_written"),
