@@ -73,13 +73,13 @@ public struct Doctor {
 
     /// Whether restore could put archived rows back: the table's identity key.
     func keyCheck(_ queue: QueueTable) -> Check {
-        if let key = queue.identityKey {
-            return Check(name: "key", outcome: .ok, detail: "unique key on (\(key.joined(separator: ", "))): archived rows can be restored")
+        guard let reason = queue.unrestorableReason else {
+            let key = (queue.identityKey ?? []).joined(separator: ", ")
+            return Check(name: "key", outcome: .ok, detail: "unique key on (\(key)): archived rows can be restored")
         }
         let archives = config.jobs.contains { $0.type == .archive }
         return Check(
-            name: "key", outcome: archives ? .problem : .warning,
-            detail: queue.unrestorableReason! + (archives ? "; the archive job refuses to run" : ""))
+            name: "key", outcome: archives ? .problem : .warning, detail: reason + (archives ? "; the archive job refuses to run" : ""))
     }
 
     /// One check per configured job: does the table have the columns it needs, can the
