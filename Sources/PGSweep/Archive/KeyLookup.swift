@@ -15,11 +15,6 @@ struct KeyLookup {
         columns = key.map { ($0, queue.type(of: $0) ?? "text") }
     }
 
-    init(table: String, columns: [(name: String, type: String)]) {
-        self.table = table
-        self.columns = columns
-    }
-
     /// Positions (0-based) in `keys` of the keys the table holds. Each key has one text value
     /// per column, in PostgreSQL's text form; the lookup goes through the table's key index.
     func present(_ keys: [[String]], on connection: Connection) throws -> [Int] {

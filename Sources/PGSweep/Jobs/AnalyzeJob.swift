@@ -7,9 +7,9 @@ import LibPQ
 /// `pg_class` (summed over the partitions of a partitioned table, whose own entry stays
 /// empty); analyzes when `n_mod_since_analyze / max(reltuples, 1)` reaches
 /// `min_modified_ratio`, or on every run with `force: true`. Records what it saw.
-struct AnalyzeJob: RegisteredJob {
+struct AnalyzeJob: PlainRegisteredJob {
     let definition: JobDefinition
-    let settings: Settings
+    let settings: PerFlow<Settings>
 
     let requiredColumns: [String] = []
     let explainNote = "reads pg_stat_user_tables and pg_class; no batch query"
@@ -18,10 +18,6 @@ struct AnalyzeJob: RegisteredJob {
     static let touchesRows = false
     static let needs: TableNeeds = [.maintain]
 
-    init(definition: JobDefinition, settings: PerFlow<Settings>, config: PGSweepConfig) {
-        self.definition = definition
-        self.settings = settings.base
-    }
 
     /// The job's own keys, with their defaults.
     struct Settings: JobSettingsReading, Equatable {
@@ -58,12 +54,12 @@ struct AnalyzeJob: RegisteredJob {
         let modified = try row.decode(Int64.self, at: 1) ?? 0
         let lastAnalyze = try row.decode(Date.self, at: 2)
         let ratio = Double(modified) / max(estimate, 1)
-        let due = settings.force || ratio >= settings.minModifiedRatio
+        let due = settings.base.force || ratio >= settings.base.minModifiedRatio
 
         var result = JobResult()
         result.details = [
             "reltuples": String(Int64(estimate)), "n_mod_since_analyze": String(modified),
-            "modified_ratio": String(format: "%.4f", ratio), "min_modified_ratio": String(settings.minModifiedRatio),
+            "modified_ratio": String(format: "%.4f", ratio), "min_modified_ratio": String(settings.base.minModifiedRatio),
             "last_analyze": lastAnalyze.map(PostgresTimestamp.format) ?? "never",
             "analyzed": String(due && !context.dryRun), "would_analyze": String(due),
         ]

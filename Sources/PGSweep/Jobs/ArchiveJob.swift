@@ -177,7 +177,6 @@ struct ArchiveJob: ExplainableJob, RegisteredJob {
 
     func run(_ context: JobContext) throws -> JobResult {
         let queue = try context.queue()
-        try JobRunner.requireColumns(of: self, in: queue)
         if let reason = queue.unrestorableReason {
             throw PGSweepError.checkFailed("refusing to archive: \(reason); no row was moved")
         }

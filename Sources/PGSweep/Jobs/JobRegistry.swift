@@ -18,6 +18,17 @@ extension RegisteredJob {
     static var defaultBatchSize: Int? { nil }
 }
 
+/// A job made from its definition and settings alone: its memberwise initialiser serves.
+protocol PlainRegisteredJob: RegisteredJob {
+    init(definition: JobDefinition, settings: PerFlow<Settings>)
+}
+
+extension PlainRegisteredJob {
+    init(definition: JobDefinition, settings: PerFlow<Settings>, config: PGSweepConfig) {
+        self.init(definition: definition, settings: settings)
+    }
+}
+
 /// What a job needs on the work-queue table.
 struct TableNeeds: OptionSet, Sendable {
     let rawValue: Int

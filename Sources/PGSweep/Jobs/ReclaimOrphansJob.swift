@@ -13,7 +13,7 @@ import LibPQ
 /// worker's change in between is never overwritten.
 ///
 /// Emits rows `reclaimed` (back to pending) and `failed` (retries used up).
-struct ReclaimOrphansJob: ExplainableJob, RegisteredJob {
+struct ReclaimOrphansJob: ExplainableJob, PlainRegisteredJob {
     let definition: JobDefinition
     let settings: PerFlow<Settings>
 
@@ -25,10 +25,6 @@ struct ReclaimOrphansJob: ExplainableJob, RegisteredJob {
     static let touchesRows = true
     static let needs: TableNeeds = [.select, .update]
 
-    init(definition: JobDefinition, settings: PerFlow<Settings>, config: PGSweepConfig) {
-        self.definition = definition
-        self.settings = settings
-    }
 
     /// The job's own keys, with their defaults.
     struct Settings: JobSettingsReading, Equatable {

@@ -15,9 +15,9 @@ import LibPQ
 /// goes on to the next. Refuses servers older than 12, and 14.0 to 14.3.
 ///
 /// Emits rows `rebuilt` (indexes) and `dropped` (leftovers), and details with sizes.
-struct ReindexJob: RegisteredJob {
+struct ReindexJob: PlainRegisteredJob {
     let definition: JobDefinition
-    let settings: Settings
+    let settings: PerFlow<Settings>
 
     let requiredColumns: [String] = []
     let explainNote = "reads pg_index and pgstatindex (or the statistics); no batch query"
@@ -26,10 +26,6 @@ struct ReindexJob: RegisteredJob {
     static let touchesRows = false
     static let needs: TableNeeds = [.maintain]
 
-    init(definition: JobDefinition, settings: PerFlow<Settings>, config: PGSweepConfig) {
-        self.definition = definition
-        self.settings = settings.base
-    }
 
     /// The job's own keys, with their defaults.
     struct Settings: JobSettingsReading, Equatable {
@@ -85,9 +81,9 @@ struct ReindexJob: RegisteredJob {
 
         let measured = try IndexBloat.measure(table: context.table, on: connection)
         let candidates = measured
-            .filter { $0.valid && ($0.bloat ?? 0) >= settings.bloatThreshold && $0.sizeBytes >= settings.minSize }
+            .filter { $0.valid && ($0.bloat ?? 0) >= settings.base.bloatThreshold && $0.sizeBytes >= settings.base.minSize }
             .sorted { $0.wastedBytes > $1.wastedBytes }
-            .prefix(settings.maxIndexes ?? Int.max)
+            .prefix(settings.base.maxIndexes ?? Int.max)
         var failures: [String] = []
         for index in candidates {
             if context.shutdown.isRequested {

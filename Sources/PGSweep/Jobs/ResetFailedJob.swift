@@ -11,7 +11,7 @@ import LibPQ
 /// locked (`BatchRows`); the `UPDATE` re-checks the state.
 ///
 /// Emits rows `reset`.
-struct ResetFailedJob: ExplainableJob, RegisteredJob {
+struct ResetFailedJob: ExplainableJob, PlainRegisteredJob {
     let definition: JobDefinition
     let settings: PerFlow<Settings>
 
@@ -23,10 +23,6 @@ struct ResetFailedJob: ExplainableJob, RegisteredJob {
     static let touchesRows = true
     static let needs: TableNeeds = [.select, .update]
 
-    init(definition: JobDefinition, settings: PerFlow<Settings>, config: PGSweepConfig) {
-        self.definition = definition
-        self.settings = settings
-    }
 
     /// The job's own keys, with their defaults.
     struct Settings: JobSettingsReading, Equatable {

@@ -5,7 +5,6 @@ import LibPQ
 /// validity; so an index can be recognised by what it is, not only by its name.
 struct IndexCatalog {
     struct Index {
-        var oid: Int64
         var name: String
         /// Key columns in order; empty when any key is an expression.
         var columns: [String]
@@ -13,7 +12,6 @@ struct IndexCatalog {
         var predicate: String?
         var valid: Bool
         var btree: Bool
-        var unique: Bool
         /// True when the index is a partition of a partitioned index.
         var attached: Bool
     }
@@ -24,8 +22,8 @@ struct IndexCatalog {
     static func read(relation oid: Int64, on connection: Connection) throws -> IndexCatalog {
         let rows = try connection.query(
             """
-            SELECT i.indexrelid::int8 AS oid, c.relname AS name, i.indisvalid AND i.indisready AS valid, am.amname = 'btree' AS btree,
-                   i.indisunique AS unique, pg_get_expr(i.indpred, i.indrelid) AS predicate,
+            SELECT c.relname AS name, i.indisvalid AND i.indisready AS valid, am.amname = 'btree' AS btree,
+                   pg_get_expr(i.indpred, i.indrelid) AS predicate,
                    EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhrelid = i.indexrelid) AS attached,
                    CASE WHEN i.indexprs IS NULL THEN
                        (SELECT json_agg(a.attname ORDER BY k.position)::text
@@ -38,10 +36,10 @@ struct IndexCatalog {
             """, [oid])
         return IndexCatalog(indexes: try rows.map { row in
             Index(
-                oid: try row.require(Int64.self, "oid"), name: try row.require(String.self, "name"),
+                name: try row.require(String.self, "name"),
                 columns: try row.decode(String.self, "columns") == nil ? [] : try row.requireJSON([String].self, "columns"),
                 predicate: try row.decode(String.self, "predicate"), valid: try row.require(Bool.self, "valid"),
-                btree: try row.require(Bool.self, "btree"), unique: try row.require(Bool.self, "unique"),
+                btree: try row.require(Bool.self, "btree"),
                 attached: try row.require(Bool.self, "attached"))
         })
     }
