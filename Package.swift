@@ -31,11 +31,17 @@ let package = Package(
             name: "LibPQ",
             dependencies: ["CLibPQ", .product(name: "Logging", package: "swift-log")]
         ),
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"]), .brew(["curl"])]
+        ),
         .target(name: "Zstd", dependencies: ["CZstd"]),
+        .target(name: "ObjectStore", dependencies: ["CCurl", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Cron"),
         .target(
             name: "ArchiveFormat",
-            dependencies: ["Zstd", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["Zstd", "ObjectStore", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(
             name: "PGSweep",
@@ -65,6 +71,7 @@ let package = Package(
         ),
         .testTarget(name: "ZstdTests", dependencies: ["Zstd", "TestSupport"]),
         .testTarget(name: "CronTests", dependencies: ["Cron"]),
+        .testTarget(name: "ObjectStoreTests", dependencies: ["ObjectStore"]),
         .testTarget(
             name: "ArchiveFormatTests", dependencies: ["ArchiveFormat", "Zstd", "TestSupport"],
             exclude: ["Golden"]  // archive files the tests read from the repository, not code
