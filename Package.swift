@@ -71,7 +71,7 @@ let package = Package(
         ),
         .testTarget(name: "ZstdTests", dependencies: ["Zstd", "TestSupport"]),
         .testTarget(name: "CronTests", dependencies: ["Cron"]),
-        .testTarget(name: "ObjectStoreTests", dependencies: ["ObjectStore"]),
+        .testTarget(name: "ObjectStoreTests", dependencies: ["ObjectStore", "TestSupport"]),
         .testTarget(
             name: "ArchiveFormatTests", dependencies: ["ArchiveFormat", "Zstd", "TestSupport"],
             exclude: ["Golden"]  // archive files the tests read from the repository, not code
