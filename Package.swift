@@ -46,7 +46,7 @@ let package = Package(
         .target(
             name: "PGSweep",
             dependencies: [
-                "LibPQ", "Zstd", "Cron", "ArchiveFormat",
+                "LibPQ", "Zstd", "Cron", "ArchiveFormat", "ObjectStore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -2,19 +2,16 @@ import Crypto
 import Foundation
 import Zstd
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
-/// Writes one archive file: CSV in, zstd (with frame checksums) out, to a temporary name in
-/// the final folder; counts rows, notes the id and `created_at` ranges and hashes the
-/// compressed bytes on the way. Nothing is visible under the final name until `publish`.
+/// Writes one archive file to a store: CSV in, zstd (with frame checksums) out; counts
+/// rows, notes the id and `created_at` ranges and hashes the compressed bytes on the way.
+/// Nothing is visible under the file's key until `publish`.
 public final class ArchiveFileWriter {
-    /// The final path of the data file.
+    /// The data file's key in the store.
+    public let key: String
+    /// The data file's full name (a path or an `s3://` URL), for messages.
     public let path: String
-    /// Where the bytes go until `publish`.
-    public let temporaryPath: String
-    private var fd: Int32
+    private let store: any ArchiveStore
+    private let object: any ArchiveObjectWriter
     private var compressor: ZstdCompressor!
     private var hasher = SHA256()
     private var scanner: CSVRowScanner
@@ -23,29 +20,21 @@ public final class ArchiveFileWriter {
     private var maxID: Int64?
     private var minCreatedAt: String?
     private var maxCreatedAt: String?
-    private var finished = false
-    private var published = false
+    private var facts: Facts?
 
-    /// Starts a file that will be published as `path`; `idColumn` and `createdAtColumn` are
-    /// the positions of `id` and `created_at` in the CSV.
-    public init(path: String, level: Int32, idColumn: Int, createdAtColumn: Int) throws {
-        self.path = path
-        let folder = (path as NSString).deletingLastPathComponent
-        temporaryPath = "\(folder)/.\((path as NSString).lastPathComponent).tmp"
-        try DurableFiles.makeDirectories(folder)
-        fd = try DurableFiles.createExclusive(temporaryPath)
+    /// Starts the data file `key` of `store`; `idColumn` and `createdAtColumn` are the
+    /// positions of `id` and `created_at` in the CSV.
+    public init(store: any ArchiveStore, key: String, level: Int32, idColumn: Int, createdAtColumn: Int) throws {
+        self.store = store
+        self.key = key
+        path = store.describe(key)
+        object = try store.create(key)
         scanner = CSVRowScanner(capture: [idColumn, createdAtColumn])
-        let target = temporaryPath
         compressor = try ZstdCompressor(level: level) { [unowned self] bytes in
             hasher.update(data: bytes)
-            try DurableFiles.writeAll(fd, bytes, path: target)
+            try object.write(bytes)
             written += Int64(bytes.count)
         }
-    }
-
-    deinit {
-        if fd >= 0 { close(fd) }
-        if !published { unlink(temporaryPath) }
     }
 
     /// Adds CSV bytes (any split of rows).
@@ -80,55 +69,36 @@ public final class ArchiveFileWriter {
         public var maxCreatedAt: String?
     }
 
-    /// Ends the frame, fsyncs and closes the file. Returns what it holds.
+    /// Ends the frame and stores every byte durably (still under no visible name). Returns
+    /// what the file holds.
     ///
     /// A failed fsync is final: the file is never treated as safe afterwards.
     public func finish() throws -> Facts {
-        precondition(!finished, "finish called twice")
-        finished = true
+        precondition(facts == nil, "finish called twice")
         do {
             try scanner.finish()
         } catch {
             throw ArchiveError(.damaged, path: path, "the CSV stream ended badly: \(error)")
         }
         try compressor.finish()
-        guard fsync(fd) == 0 else { throw DurableFiles.ioError("cannot fsync \(temporaryPath)", path: temporaryPath) }
-        guard close(fd) == 0 else {
-            fd = -1
-            throw DurableFiles.ioError("cannot close \(temporaryPath)", path: temporaryPath)
-        }
-        fd = -1
+        try object.finish()
         let digest = hasher.finalize().map { String(format: "%02x", $0) }.joined()
-        return Facts(
+        let facts = Facts(
             rows: scanner.rows, bytes: written, sha256: digest, header: scanner.header ?? [], minID: minID, maxID: maxID,
             minCreatedAt: minCreatedAt, maxCreatedAt: maxCreatedAt)
+        self.facts = facts
+        return facts
     }
 
-    /// Renames the data file into place, writes its manifest beside it the same way, and
-    /// fsyncs the folder. Both names are created, never replaced.
+    /// Publishes the data file under its key (complete and checked), then its manifest
+    /// beside it. Neither is ever replaced.
     ///
     /// `between` runs after the data file has its name and before the manifest has its own
     /// (fault tests stop the process there).
     public func publish(manifest: ArchiveManifest, between: () -> Void = {}) throws {
-        precondition(finished, "publish before finish")
-        let folder = (path as NSString).deletingLastPathComponent
-        try DurableFiles.publish(temporaryPath, as: path)
-        published = true
+        guard let facts else { preconditionFailure("publish before finish") }
+        try object.publish(bytes: facts.bytes, sha256: facts.sha256)
         between()
-        let manifestPath = ArchiveManifest.path(for: path)
-        let manifestTemporary = "\(folder)/.\((manifestPath as NSString).lastPathComponent).tmp"
-        let mfd = try DurableFiles.createExclusive(manifestTemporary)
-        do {
-            let data = try manifest.encoded()
-            try data.withUnsafeBytes { try DurableFiles.writeAll(mfd, $0, path: manifestTemporary) }
-            guard fsync(mfd) == 0 else { throw DurableFiles.ioError("cannot fsync \(manifestTemporary)", path: manifestTemporary) }
-            close(mfd)
-        } catch {
-            close(mfd)
-            unlink(manifestTemporary)
-            throw error
-        }
-        try DurableFiles.publish(manifestTemporary, as: manifestPath)
-        try DurableFiles.fsyncDirectory(folder)
+        try store.createSmall(ArchiveManifest.key(for: key), bytes: try manifest.encoded())
     }
 }

@@ -100,6 +100,14 @@ public struct ArchiveManifest: Codable, Sendable, Equatable {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ArchiveError(.missingManifest, path: dataPath, "manifest \(path) is missing")
         }
+        return try decode(data, name: path, dataPath: dataPath)
+    }
+
+    /// The key of the manifest of the data object `key`.
+    public static func key(for dataKey: String) -> String { path(for: dataKey) }
+
+    /// Decodes the manifest `data` (called `path` in errors), refusing formats it does not know.
+    public static func decode(_ data: Data, name path: String, dataPath: String) throws -> ArchiveManifest {
         struct Header: Decodable {
             var format: String?
             var formatVersion: Int?

@@ -9,13 +9,19 @@ import Foundation
 public enum ArchivePaths {
     /// The path of batch `batch` of run `runID` of `source`, started at `date`.
     public static func dataFile(root: String, source: ArchiveSource, date: Date, runID: Int64, batch: Int) -> String {
+        "\(root)/\(dataKey(source: source, date: date, runID: runID, batch: batch))"
+    }
+
+    /// The key (path relative to the archive's root) of batch `batch` of run `runID` of
+    /// `source`, started at `date`.
+    public static func dataKey(source: ArchiveSource, date: Date, runID: Int64, batch: Int) -> String {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "UTC")!
         let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
         let day = String(format: "%04d/%02d/%02d", c.year!, c.month!, c.day!)
         let stamp = String(format: "%04d%02d%02dT%02d%02d%02dZ", c.year!, c.month!, c.day!, c.hour!, c.minute!, c.second!)
         let name = component(source.table)
-        return "\(root)/\(source.folder)/\(day)/\(name)-\(stamp)-\(runID)-\(String(format: "%04d", batch)).csv.zst"
+        return "\(source.folder)/\(day)/\(name)-\(stamp)-\(runID)-\(String(format: "%04d", batch)).csv.zst"
     }
 
     /// The folder (relative to the root) where format 1 wrote the files of a table called

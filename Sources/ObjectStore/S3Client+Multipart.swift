@@ -48,11 +48,26 @@ extension S3Client {
                 "<Part><PartNumber>\($0.number)</PartNumber><ETag>\(XMLText.escape($0.etag))</ETag><ChecksumSHA256>\(Self.base64($0.sha256))</ChecksumSHA256></Part>"
             }.joined() + "</CompleteMultipartUpload>"
         let body = Array(xml.utf8)
-        _ = try body.withUnsafeBytes { bytes in
-            try send(
-                "POST", key: key, query: [("uploadId", uploadID)],
-                headers: [("If-None-Match", "*"), ("Content-Type", "application/xml")], body: bytes, errorInBody: true)
+        do {
+            _ = try body.withUnsafeBytes { bytes in
+                try send(
+                    "POST", key: key, query: [("uploadId", uploadID)],
+                    headers: [("If-None-Match", "*"), ("Content-Type", "application/xml")], body: bytes, errorInBody: true)
+            }
+        } catch let error as S3Error where [.alreadyExists, .notFound].contains(error.kind) && lastAttempts > 1 {
+            // An earlier attempt may have completed before its answer was lost: then the
+            // object there is made of these very parts.
+            guard let info = try head(key), info.sha256Checksum == Self.compositeChecksum(parts) || info.etag == Self.compositeETag(parts)
+            else { throw error }
         }
+    }
+
+    /// The ETag S3 gives an object made of `parts`: MD5 of the parts' MD5s, `-N`, quoted.
+    static func compositeETag(_ parts: [Part]) -> String {
+        let digests = parts.flatMap { part in
+            Array(Data(hexadecimal: part.etag.trimmingCharacters(in: CharacterSet(charactersIn: "\""))))
+        }
+        return "\"\(SigV4.hex(Insecure.MD5.hash(data: digests)))-\(parts.count)\""
     }
 
     /// Abandons the upload and its parts (no error when it is already gone).

@@ -50,8 +50,9 @@ extension S3Client {
     }
 
     /// Streams the object's bytes to `consume`.
-    public func get(_ key: String, _ consume: @escaping (UnsafeRawBufferPointer) throws -> Void) throws {
-        try send("GET", key: key, receive: consume)
+    public func get(_ key: String, _ consume: (UnsafeRawBufferPointer) throws -> Void) throws {
+        // The transfer holding the closure ends with the request.
+        try withoutActuallyEscaping(consume) { consume in _ = try send("GET", key: key, receive: consume) }
     }
 
     /// The whole of a small object (a manifest); nil when there is none.

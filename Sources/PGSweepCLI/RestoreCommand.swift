@@ -4,7 +4,7 @@ import LibPQ
 import PGSweep
 
 extension PGSweepRoot {
-    /// `pgsweep restore PATH... [--flow NAME] [--from T] [--to T] [--into TABLE] [--dry-run]`.
+    /// `pgsweep restore [PATH...] [--flow NAME] [--from T] [--to T] [--into TABLE] [--dry-run]`.
     struct Restore: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Put archived rows back into the table.",
@@ -20,8 +20,8 @@ extension PGSweepRoot {
 
         @OptionGroup var global: GlobalOptions
 
-        @Argument(help: "Archive files, or folders to search.")
-        var paths: [String]
+        @Argument(help: "Archive files or folders to search, local or s3://bucket/prefix/...; none: the configured destination.")
+        var paths: [String] = []
 
         @Option(help: "Only rows of this flow.")
         var flow: String?
@@ -56,8 +56,11 @@ extension PGSweepRoot {
                     throw ValidationError("--into: \(error.message)")
                 }
             }
-            let files = try ArchiveRestorer.files(in: paths)
-            guard !files.isEmpty else { throw ValidationError("no archive files (*.csv.zst) in \(paths.joined(separator: ", "))") }
+            let files = try ArchiveRestorer.files(in: paths, storage: context.config.archive)
+            guard !files.isEmpty else {
+                throw ValidationError(
+                    "no archive files (*.csv.zst) in \(paths.isEmpty ? context.config.archive.locationDescription : paths.joined(separator: ", "))")
+            }
             let connection = try context.connect()
             // The configured table decides whose files are taken; with --into it may not exist yet.
             let scope: ArchiveScope

@@ -28,7 +28,7 @@ public enum FileIO {
     }
 
     /// Reads up to `buffer.count` bytes; 0 means end of file.
-    static func readSome(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+    public static func readSome(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         while true {
             let count = read(fd, buffer.baseAddress, buffer.count)
             if count >= 0 { return count }

@@ -41,35 +41,55 @@ public final class ZstdDecompressor {
     ///   for invalid data or a checksum mismatch, `.empty` for no data, or what `consume`
     ///   throws.
     public func decompress(from fd: Int32, _ consume: (UnsafeRawBufferPointer) throws -> Void) throws {
-        ZSTD_DCtx_reset(context, ZSTD_reset_session_only)
-        bytesIn = 0
-        bytesOut = 0
+        begin()
         var input = [UInt8](repeating: 0, count: ZSTD_DStreamInSize())
-        var output = [UInt8](repeating: 0, count: ZSTD_DStreamOutSize())
-        var lastHint = 0
         while true {
             let count = try input.withUnsafeMutableBytes { try FileIO.readSome(fd, into: $0) }
             if count == 0 { break }
-            bytesIn += Int64(count)
-            try input.withUnsafeBytes { inBytes in
-                var inBuffer = ZSTD_inBuffer(src: inBytes.baseAddress, size: count, pos: 0)
-                // Loop until the input is used up and no output is pending.
-                while true {
-                    let (hint, produced) = try output.withUnsafeMutableBytes { outBytes -> (Int, Int) in
-                        var outBuffer = ZSTD_outBuffer(dst: outBytes.baseAddress, size: outBytes.count, pos: 0)
-                        let hint = ZSTD_decompressStream(context, &outBuffer, &inBuffer)
-                        try check(hint)
-                        if outBuffer.pos > 0 {
-                            try consume(UnsafeRawBufferPointer(rebasing: outBytes[0..<outBuffer.pos]))
-                        }
-                        return (hint, outBuffer.pos)
-                    }
-                    bytesOut += Int64(produced)
-                    lastHint = hint
-                    if inBuffer.pos == inBuffer.size && produced < output.count { break }
-                }
-            }
+            try input.withUnsafeBytes { try feed(UnsafeRawBufferPointer(rebasing: $0[0..<count]), consume) }
         }
+        try end()
+    }
+
+    private var output: [UInt8] = []
+    private var lastHint = 0
+
+    /// Starts a new stream fed by `feed` (for data that arrives in pieces, from a network say).
+    public func begin() {
+        ZSTD_DCtx_reset(context, ZSTD_reset_session_only)
+        bytesIn = 0
+        bytesOut = 0
+        lastHint = 0
+        if output.isEmpty { output = [UInt8](repeating: 0, count: ZSTD_DStreamOutSize()) }
+    }
+
+    /// Decompresses the next piece of the stream, calling `consume` with each chunk.
+    public func feed(_ input: UnsafeRawBufferPointer, _ consume: (UnsafeRawBufferPointer) throws -> Void) throws {
+        guard input.count > 0 else { return }
+        bytesIn += Int64(input.count)
+        var inBuffer = ZSTD_inBuffer(src: input.baseAddress, size: input.count, pos: 0)
+        // Loop until the input is used up and no output is pending.
+        while true {
+            let (hint, produced) = try output.withUnsafeMutableBytes { outBytes -> (Int, Int) in
+                var outBuffer = ZSTD_outBuffer(dst: outBytes.baseAddress, size: outBytes.count, pos: 0)
+                let hint = ZSTD_decompressStream(context, &outBuffer, &inBuffer)
+                try check(hint)
+                if outBuffer.pos > 0 {
+                    try consume(UnsafeRawBufferPointer(rebasing: outBytes[0..<outBuffer.pos]))
+                }
+                return (hint, outBuffer.pos)
+            }
+            bytesOut += Int64(produced)
+            lastHint = hint
+            if inBuffer.pos == inBuffer.size && produced < output.count { break }
+        }
+    }
+
+    /// Ends the stream fed by `feed`.
+    ///
+    /// - Throws: `ZstdError` `.empty` when nothing was fed, `.truncated` when the data
+    ///   ended inside a frame.
+    public func end() throws {
         if bytesIn == 0 { throw ZstdError(kind: .empty, reason: "no data") }
         if lastHint != 0 { throw ZstdError(kind: .truncated, reason: "input ended inside a frame") }
     }

@@ -12,7 +12,8 @@ struct ArchiveFileTests {
     /// Writes and publishes a file of `rows` rows; returns its path.
     static func write(in folder: String, rows: Int = 1000, name: String = "t-1-0001.csv.zst") throws -> String {
         let path = "\(folder)/t/2026/11/29/\(name)"
-        let writer = try ArchiveFileWriter(path: path, level: 3, idColumn: 0, createdAtColumn: 1)
+        let writer = try ArchiveFileWriter(
+            store: LocalArchiveStore(root: folder), key: "t/2026/11/29/\(name)", level: 3, idColumn: 0, createdAtColumn: 1)
         var text = "id,created_at\n"
         for id in 1...rows { text += "\(id),2026-11-\(String(format: "%02d", id % 28 + 1)) 10:00:00.123456+00\n" }
         try Array(text.utf8).withUnsafeBytes { try writer.write($0) }

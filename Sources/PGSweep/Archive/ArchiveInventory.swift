@@ -3,7 +3,8 @@ import Foundation
 import LibPQ
 import Logging
 
-/// What is in the archive folder and the ledger, and whether the two agree.
+/// What is in the archive store (a folder or a bucket prefix) and the ledger, and whether
+/// the two agree.
 public struct ArchiveInventory: Sendable {
     /// The state of one archive file (or ledger row without a file).
     public enum State: String, Sendable, Encodable {
@@ -24,7 +25,7 @@ public struct ArchiveInventory: Sendable {
     }
 
     public struct Item: Sendable, Encodable {
-        /// Path relative to the archive folder.
+        /// Key: the path relative to the archive folder or bucket prefix.
         public var file: String
         public var state: State
         public var rows: Int64?
@@ -34,8 +35,11 @@ public struct ArchiveInventory: Sendable {
         public var detail: String?
     }
 
+    /// The folder, or `s3://bucket/prefix/`.
     public var root: String
     public var items: [Item]
+    /// Writes never finished (temporary files, open uploads) that `--repair` abandons.
+    var incomplete: [IncompleteWrite] = []
     /// Whose files these are.
     public var scope: ArchiveScope
     /// Data files left out: other databases' and tables' (or, offline, none of this table's).
@@ -58,23 +62,22 @@ public struct ArchiveInventory: Sendable {
         return "ignored \(parts.joined(separator: " and ")): only the files of \(scope) are considered"
     }
 
-    /// Inspects the folder `root` for the files of `scope`; with a connection, also the
-    /// ledger and the table `queue`. `deep` checks each file fully (decompression,
-    /// checksums); otherwise only manifests are read.
+    /// Inspects `store` for the files of `scope`; with a connection, also the ledger and the
+    /// table `queue`. `deep` checks each file fully (decompression, checksums); otherwise
+    /// only manifests are read.
     public static func scan(
-        root: String, scope: ArchiveScope, ledger: ArchiveLedger?, queue: QueueTable?, connection: Connection?, deep: Bool
+        store: any ArchiveStore, scope: ArchiveScope, ledger: ArchiveLedger?, queue: QueueTable?, connection: Connection?, deep: Bool
     ) throws -> ArchiveInventory {
-        var inventory = ArchiveInventory(root: root, items: [], scope: scope)
+        var inventory = ArchiveInventory(root: store.location, items: [], scope: scope)
         var entries: [String: ArchiveLedger.Entry] = [:]
         var copies: OtherCopies?
         if let ledger, let queue, let connection {
             for entry in try ledger.entries(of: queue, on: connection) { entries[entry.file] = entry }
-            copies = OtherCopies(root: root, queue: queue, connection: connection, ledger: Array(entries.values))
+            copies = OtherCopies(store: store, queue: queue, connection: connection, ledger: Array(entries.values))
         }
         let checked = copies != nil
         var seen = Set<String>()
-        for path in ArchivePaths.dataFiles(under: root) {
-            let relative = ArchivePaths.relative(path, to: root)
+        for relative in try store.dataKeys(under: "") {
             let place = scope.place(of: relative)
             let entry = entries[relative]
             guard place != .elsewhere || entry != nil else {
@@ -83,9 +86,7 @@ public struct ArchiveInventory: Sendable {
             }
             var item = Item(file: relative, state: .ok)
             do {
-                let manifest = deep
-                    ? try ArchiveFileReader.verify(path).manifest
-                    : try ArchiveManifest.read(path: ArchiveManifest.path(for: path), dataPath: path)
+                let manifest = deep ? try ArchiveFileReader.verify(store, relative).manifest : try store.manifest(of: relative)
                 guard scope.owns(manifest) else {
                     inventory.ignored += 1
                     continue
@@ -105,7 +106,7 @@ public struct ArchiveInventory: Sendable {
                         item.detail = "the file does not match its ledger row (SHA-256, rows or size differ)"
                     }
                 } else if let copies {
-                    item.state = (try? copies.covers(path, expectedRows: manifest.rows)) == true ? .leftover : .unledgered
+                    item.state = (try? copies.covers(relative, expectedRows: manifest.rows)) == true ? .leftover : .unledgered
                     item.detail = item.state == .leftover
                         ? "no ledger row; each of its rows is in the table or a ledgered file (an interrupted run)"
                         : "no ledger row, and not every one of its rows could be found elsewhere: keep this file"
@@ -121,7 +122,7 @@ public struct ArchiveInventory: Sendable {
                 seen.insert(relative)
                 item.state = .damaged
                 item.detail = error.reason
-                if error.kind == .missingManifest, entry == nil, (try? copies?.covers(path, expectedRows: nil)) == true {
+                if error.kind == .missingManifest, entry == nil, (try? copies?.covers(relative, expectedRows: nil)) == true {
                     // Killed between publishing the data and its manifest: the data is whole and
                     // each row is safe elsewhere. Any other damage is never removed by --repair.
                     item.state = .leftover
@@ -134,33 +135,24 @@ public struct ArchiveInventory: Sendable {
             inventory.items.append(
                 Item(file: file, state: .missing, rows: entry.rows, bytes: entry.bytes, detail: "the ledger lists this file but it is not there"))
         }
-        // Temporary files of interrupted writes, in this source's own folder only.
-        for path in ArchivePaths.temporaryFiles(under: root) {
-            let relative = ArchivePaths.relative(path, to: root)
-            guard scope.source != nil, scope.place(of: relative) == .own else { continue }
-            inventory.items.append(Item(
-                file: relative, state: checked ? .leftover : .unchecked, detail: "temporary file of an interrupted write"))
+        // Temporary files and open uploads of interrupted writes, in this source's own folder only.
+        for write in try store.incompleteWrites(under: "") {
+            guard scope.source != nil, scope.place(of: write.key) == .own else { continue }
+            inventory.items.append(Item(file: write.key, state: checked ? .leftover : .unchecked, detail: write.detail))
+            if checked { inventory.incomplete.append(write) }
         }
         inventory.items.sort { $0.file < $1.file }
         return inventory
     }
 
-    /// Removes leftovers (data file, manifest, temporary files) and fsyncs their folders.
-    /// Returns the removed paths (relative). Call only while holding the archive jobs' locks.
-    public func removeLeftovers() throws -> [String] {
-        var removed: [String] = []
-        var folders = Set<String>()
-        for item in items where item.state == .leftover {
-            let path = "\(root)/\(item.file)"
-            for candidate in [path, ArchiveManifest.path(for: path)] where FileManager.default.fileExists(atPath: candidate) {
-                guard unlink(candidate) == 0 || errno == ENOENT else {
-                    throw ArchiveError(.io(errno: errno), path: candidate, "cannot remove \(candidate): \(String(cString: strerror(errno)))")
-                }
-            }
-            folders.insert((path as NSString).deletingLastPathComponent)
-            removed.append(item.file)
-        }
-        for folder in folders { try DurableFiles.fsyncDirectory(folder) }
-        return removed
+    /// Removes leftovers (data file, manifest, temporary files) and abandons open uploads of
+    /// interrupted writes. Returns the removed keys. Call only while holding the archive
+    /// jobs' locks.
+    public func removeLeftovers(from store: any ArchiveStore) throws -> [String] {
+        let incompleteKeys = Set(incomplete.map(\.key))
+        let files = items.filter { $0.state == .leftover && !incompleteKeys.contains($0.file) }.map(\.file)
+        try store.remove(files.flatMap { [$0, ArchiveManifest.key(for: $0)] })
+        try store.abandon(incomplete)
+        return (files + incomplete.map(\.key)).sorted()
     }
 }

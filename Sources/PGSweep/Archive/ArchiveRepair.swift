@@ -16,7 +16,7 @@ public struct ArchiveRepair {
         self.logger = logger
     }
 
-    /// What was found, and what was removed (paths relative to the archive folder).
+    /// What was found, and what was removed (keys relative to the archive folder or prefix).
     public struct Outcome: Sendable {
         public var inventory: ArchiveInventory
         public var removed: [String]
@@ -36,10 +36,11 @@ public struct ArchiveRepair {
             }
         }
         defer { if repair { lock.releaseExclusive(on: connection) } }
+        let store = try config.archive.makeStore()
         let inventory = try ArchiveInventory.scan(
-            root: config.archive.directory, scope: ArchiveScope(queue), ledger: ArchiveLedger(schema: config.schema), queue: queue,
+            store: store, scope: ArchiveScope(queue), ledger: ArchiveLedger(schema: config.schema), queue: queue,
             connection: connection, deep: true)
-        let removed = repair ? try inventory.removeLeftovers() : []
+        let removed = repair ? try inventory.removeLeftovers(from: store) : []
         if !removed.isEmpty {
             logger.info("removed leftovers of interrupted runs", metadata: [LogKey.removed: .array(removed.map { .string($0) })])
         }

@@ -10,7 +10,7 @@ extension ArchiveRestorer {
     /// Restores one file in one transaction: its rows go to a temporary table first, then
     /// those matching the filters into `target` with `ON CONFLICT (key) DO NOTHING`.
     func insert(
-        _ file: String, manifest: ArchiveManifest, target: QueueTable, key: [String], sequence: String?, options: Options,
+        _ file: Candidate, manifest: ArchiveManifest, target: QueueTable, key: [String], sequence: String?, options: Options,
         on connection: Connection
     ) throws -> FileResult {
         let list = manifest.columns.map { quoteIdentifier($0.name) }.joined(separator: ", ")
@@ -18,7 +18,7 @@ extension ArchiveRestorer {
         return try connection.transaction { connection in
             try connection.execute("CREATE TEMP TABLE pgsweep_restore (LIKE \(target.name.quoted)) ON COMMIT DROP")
             try connection.copyIn("COPY pgsweep_restore (\(list)) FROM STDIN (FORMAT csv, HEADER)") { writer in
-                try ArchiveFileReader.stream(file) { try writer.write($0) }
+                try ArchiveFileReader.stream(file.store, file.key) { try writer.write($0) }
             }
             let parameters: [(any PostgresBindable)?] = [options.flow, options.from, options.to]
             let matched = try connection.query("SELECT count(*) AS rows FROM pgsweep_restore WHERE \(Self.filter)", parameters)[0]
@@ -35,14 +35,14 @@ extension ArchiveRestorer {
                     WHERE m IS NOT NULL AND m > coalesce(pg_sequence_last_value($1::regclass), 0)
                     """, [sequence])
             }
-            return FileResult(file: file, rowsInFile: manifest.rows, matched: matched, inserted: inserted, alreadyPresent: matched - inserted)
+            return FileResult(file: file.path, rowsInFile: manifest.rows, matched: matched, inserted: inserted, alreadyPresent: matched - inserted)
         }
     }
 
     /// Counts, in a READ ONLY transaction, the rows of one file that pass the filters and how
     /// many of them the target already holds (by its key).
     func count(
-        _ file: String, manifest: ArchiveManifest, lookup: KeyLookup, options: Options, on connection: Connection
+        _ file: Candidate, manifest: ArchiveManifest, lookup: KeyLookup, options: Options, on connection: Connection
     ) throws -> FileResult {
         let key = lookup.columns.map(\.name)
         return try connection.transaction(.readOnly) { connection in
@@ -54,7 +54,7 @@ extension ArchiveRestorer {
                 present += Int64(try lookup.present(keys, on: connection).count)
                 keys.removeAll(keepingCapacity: true)
             }
-            try ArchiveFileReader.stream(file) { bytes in
+            try ArchiveFileReader.stream(file.store, file.key) { bytes in
                 try scanner.consume(bytes) { values in
                     let rowKey = values[0..<key.count].compactMap { $0 }
                     guard rowKey.count == key.count else { return }
@@ -70,10 +70,10 @@ extension ArchiveRestorer {
                 }
             }
             if !scanner.missing.isEmpty {
-                throw ArchiveError(.columnMismatch, path: file, "it has no \(scanner.missing.joined(separator: ", ")) column")
+                throw ArchiveError(.columnMismatch, path: file.path, "it has no \(scanner.missing.joined(separator: ", ")) column")
             }
             try check()
-            return FileResult(file: file, rowsInFile: manifest.rows, matched: matched, inserted: matched - present, alreadyPresent: present)
+            return FileResult(file: file.path, rowsInFile: manifest.rows, matched: matched, inserted: matched - present, alreadyPresent: present)
         }
     }
 }

@@ -46,26 +46,49 @@ public struct ArchiveRestorer {
         self.logger = logger
     }
 
-    /// An archive data file to restore, and whether the user named it (rather than a folder holding it).
-    public struct Candidate: Sendable {
-        public var path: String
+    /// An archive data file to restore, and whether the user named it (rather than a folder
+    /// or prefix holding it).
+    public struct Candidate {
+        public var store: any ArchiveStore
+        public var key: String
         public var named: Bool
+
+        /// Its full name: a path or an `s3://` URL.
+        public var path: String { store.describe(key) }
     }
 
-    /// Archive data files named by `paths` (files, or folders searched recursively).
+    /// Archive data files named by `paths`: local files, folders searched recursively,
+    /// `s3://bucket/key.csv.zst` objects and `s3://bucket/prefix/` prefixes listed whole (the
+    /// store reached with `storage`'s S3 settings). No paths: the configured destination.
     ///
-    /// - Throws: `PGSweepError.usage` for a path that does not exist.
-    public static func files(in paths: [String]) throws -> [Candidate] {
+    /// - Throws: `PGSweepError.usage` for a path or object that does not exist.
+    public static func files(in paths: [String], storage: PGSweepConfig.ArchiveStorage) throws -> [Candidate] {
+        guard !paths.isEmpty else {
+            let store = try storage.makeStore()
+            return try store.dataKeys(under: "").map { Candidate(store: store, key: $0, named: false) }
+        }
         var files: [Candidate] = []
         for path in paths {
+            if let (store, key) = try storage.store(for: path) {
+                if key.hasSuffix(".csv.zst") {
+                    guard try store.dataKeys(under: key).contains(key) else { throw PGSweepError.usage("\(path): no such object") }
+                    files.append(Candidate(store: store, key: key, named: true))
+                } else {
+                    let prefix = key.isEmpty || key.hasSuffix("/") ? key : key + "/"
+                    files += try store.dataKeys(under: prefix).map { Candidate(store: store, key: $0, named: false) }
+                }
+                continue
+            }
             var isFolder: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else {
                 throw PGSweepError.usage("\(path): no such file or folder")
             }
             if isFolder.boolValue {
-                files += ArchivePaths.dataFiles(under: path).map { Candidate(path: $0, named: false) }
+                let store = LocalArchiveStore(root: path)
+                files += try store.dataKeys(under: "").map { Candidate(store: store, key: $0, named: false) }
             } else {
-                files.append(Candidate(path: path, named: true))
+                let (store, key) = LocalArchiveStore.containing(path)
+                files.append(Candidate(store: store, key: key, named: true))
             }
         }
         return files
@@ -100,13 +123,13 @@ public struct ArchiveRestorer {
         }
         let targetColumns = Dictionary(target.columns.map { ($0.name, $0.type) }, uniquingKeysWith: { a, _ in a })
         var report = Report()
-        var verified: [(String, ArchiveManifest)] = []
+        var verified: [(Candidate, ArchiveManifest)] = []
         var problems: [ArchiveError] = []
         var foreign: [String] = []
         for file in files {
             do {
                 // Whose file it is, from its manifest alone: other sources' files are never read whole.
-                let claimed = try ArchiveManifest.read(path: ArchiveManifest.path(for: file.path), dataPath: file.path)
+                let claimed = try file.store.manifest(of: file.key)
                 if options.into == nil, !scope.owns(claimed) {
                     if file.named {
                         foreign.append("\(file.path) holds rows of \(Self.origin(of: claimed)), not of \(scope)")
@@ -115,14 +138,14 @@ public struct ArchiveRestorer {
                     }
                     continue
                 }
-                let manifest = try ArchiveFileReader.verify(file.path).manifest
+                let manifest = try ArchiveFileReader.verify(file.store, file.key).manifest
                 let wanted = Dictionary(manifest.columns.map { ($0.name, $0.type) }, uniquingKeysWith: { a, _ in a })
                 if wanted != targetColumns {
                     throw ArchiveError(
                         .columnMismatch, path: file.path,
                         "its columns (\(manifest.columns.map { "\($0.name) \($0.type)" }.joined(separator: ", "))) do not match table \(target.name)")
                 }
-                verified.append((file.path, manifest))
+                verified.append((file, manifest))
             } catch let error as ArchiveError {
                 problems.append(error)
             }
@@ -142,7 +165,7 @@ public struct ArchiveRestorer {
             progress?(manifest.rows)
             logger.info(
                 options.dryRun ? "would restore" : "restored",
-                metadata: [LogKey.file: .string(file), LogKey.rowsInserted: .stringConvertible(result.inserted),
+                metadata: [LogKey.file: .string(file.path), LogKey.rowsInserted: .stringConvertible(result.inserted),
                            LogKey.rowsAlreadyPresent: .stringConvertible(result.alreadyPresent)])
             report.files.append(result)
         }

@@ -11,24 +11,24 @@ import LibPQ
 /// A file proves nothing, so is never covered, when it does not read whole, holds another
 /// number of rows than its manifest says, lacks a key column, or has a row without a key.
 final class OtherCopies {
-    private let root: String
+    private let store: any ArchiveStore
     private let lookup: KeyLookup?
     private let connection: Connection
     private let ledger: [ArchiveLedger.Entry]
     /// Keys of ledgered files read so far, by file.
     private var ledgeredKeys: [String: Set<String>] = [:]
 
-    init(root: String, queue: QueueTable, connection: Connection, ledger: [ArchiveLedger.Entry]) {
-        self.root = root
+    init(store: any ArchiveStore, queue: QueueTable, connection: Connection, ledger: [ArchiveLedger.Entry]) {
+        self.store = store
         lookup = KeyLookup(queue)
         self.connection = connection
         self.ledger = ledger
     }
 
-    /// True when every row of the file at `path` is in the table or in a ledgered file.
+    /// True when every row of the file `key` is in the table or in a ledgered file.
     /// `expectedRows`, when known (from the manifest), must match the rows the file holds.
-    func covers(_ path: String, expectedRows: Int64?) throws -> Bool {
-        guard let lookup, let keys = try? keys(of: path, columns: lookup.columns.map(\.name)) else { return false }
+    func covers(_ key: String, expectedRows: Int64?) throws -> Bool {
+        guard let lookup, let keys = try? keys(of: key, columns: lookup.columns.map(\.name)) else { return false }
         if let expectedRows, Int64(keys.count) != expectedRows { return false }
         var missing: [Int: [String]] = [:]
         for start in stride(from: 0, to: keys.count, by: 10_000) {
@@ -55,11 +55,11 @@ final class OtherCopies {
 
     /// The key of every row of the file, or an error when a row lacks one or the file does
     /// not read whole.
-    private func keys(of path: String, columns: [String]) throws -> [[String]] {
+    private func keys(of file: String, columns: [String]) throws -> [[String]] {
         var scanner = CSVRowScanner(captureNames: columns)
         var keys: [[String]] = []
         var incomplete = false
-        try ArchiveFileReader.stream(path) { bytes in
+        try ArchiveFileReader.stream(store, file) { bytes in
             try scanner.consume(bytes) { values in
                 let key = values.compactMap { $0 }
                 if key.count == columns.count { keys.append(key) } else { incomplete = true }
@@ -67,14 +67,14 @@ final class OtherCopies {
         }
         try scanner.finish()
         guard !incomplete, scanner.missing.isEmpty, Int64(keys.count) == scanner.rows else {
-            throw ArchiveError(.damaged, path: path, "a row without its key")
+            throw ArchiveError(.damaged, path: store.describe(file), "a row without its key")
         }
         return keys
     }
 
     private func ledgered(_ file: String, columns: [String]) throws -> Set<String> {
         if let known = ledgeredKeys[file] { return known }
-        let keys = Set(try keys(of: "\(root)/\(file)", columns: columns).map(Self.joined))
+        let keys = Set(try keys(of: file, columns: columns).map(Self.joined))
         ledgeredKeys[file] = keys
         return keys
     }

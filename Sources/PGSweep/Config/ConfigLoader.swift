@@ -6,7 +6,7 @@ import Yams
 public enum ConfigLoader {
     /// Keys under `database:`, `archive:` and `metrics:`.
     static let databaseKeys = ["url", "statement_timeout", "lock_timeout"]
-    static let archiveKeys = ["directory", "compression_level", "min_free_space"]
+    static let archiveKeys = ["directory", "s3", "compression_level", "min_free_space"]
     static let metricsKeys = ["textfile", "pushgateway"]
     /// Keys of a job besides the limits and the type's own keys.
     static let jobKeys = ["type", "schedule", "enabled", "flows", "flow_overrides"]
@@ -18,6 +18,7 @@ public enum ConfigLoader {
         var keys: Set<String> = ["table", "schema", "timezone", "history_retention", "jobs.<name>", "jobs.<name>.<any defaults key>"]
         keys.formUnion(databaseKeys.map { "database.\($0)" })
         keys.formUnion(archiveKeys.map { "archive.\($0)" })
+        keys.formUnion(S3Settings.keys.map { "archive.s3.\($0)" })
         keys.formUnion(metricsKeys.map { "metrics.\($0)" })
         keys.formUnion(JobLimits.keys.map { "defaults.\($0)" })
         keys.formUnion(jobKeys.map { "jobs.<name>.\($0)" })
@@ -117,6 +118,7 @@ public enum ConfigLoader {
             path.hasPrefix("/") ? path : folder.appendingPathComponent(path).standardizedFileURL.path
         }
         config.archive.directory = anchored(config.archive.directory)
+        if let caFile = config.archive.s3?.caFile { config.archive.s3?.caFile = anchored(caFile) }
         config.metrics.textfile = config.metrics.textfile.map(anchored)
         guard diagnostics.issues.isEmpty else {
             let ordered = diagnostics.issues.enumerated().sorted { lhs, rhs in
@@ -156,8 +158,13 @@ public enum ConfigLoader {
     }
 
     private static func readArchive(_ value: ConfigValue, into settings: inout PGSweepConfig.ArchiveStorage, file: String) {
-        for (key, child) in value.mapping(allowed: archiveKeys) ?? [] {
+        let entries = value.mapping(allowed: archiveKeys) ?? []
+        if entries.contains(where: { $0.key == "directory" }), let s3 = entries.first(where: { $0.key == "s3" })?.value {
+            s3.problem("archive.s3 and archive.directory exclude each other: archives go to one place; remove one of them")
+        }
+        for (key, child) in entries {
             switch key {
+            case "s3": settings.s3 = readS3(child)
             case "directory":
                 if let text = child.string(expected: "a directory path") {
                     if text.isEmpty { child.problem("expected a directory path, got an empty string") }
@@ -170,6 +177,50 @@ public enum ConfigLoader {
                 } ?? settings.compressionLevel
             }
         }
+    }
+
+    private static func readS3(_ value: ConfigValue) -> S3Settings? {
+        let entries = value.mapping(allowed: S3Settings.keys) ?? []
+        guard let bucketValue = entries.first(where: { $0.key == "bucket" })?.value else {
+            value.problem("expected a mapping with at least bucket:, like { bucket: my-archive, prefix: queue/ }")
+            return nil
+        }
+        // Bucket names: 3 to 63 lower-case letters, digits, dots and hyphens.
+        guard let bucket = bucketValue.parsed("a bucket name (3 to 63 lower-case letters, digits, dots and hyphens)", { text in
+            (3...63).contains(text.count) && text.allSatisfy { $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "." || $0 == "-") }
+                ? text : nil
+        }) else { return nil }
+        var settings = S3Settings(bucket: bucket)
+        for (key, child) in entries {
+            switch key {
+            case "prefix":
+                if let text = child.string(expected: "a key prefix like queue-archive/") {
+                    let trimmed = String(text.drop { $0 == "/" })
+                    settings.prefix = trimmed.isEmpty || trimmed.hasSuffix("/") ? trimmed : trimmed + "/"
+                }
+            case "region": settings.region = child.string(expected: "a region like eu-west-1")
+            case "endpoint":
+                settings.endpoint = child.parsed("an http or https URL like https://minio.internal:9000") { text in
+                    guard let url = URL(string: text), ["http", "https"].contains(url.scheme ?? ""), url.host != nil,
+                        url.path.isEmpty || url.path == "/", url.query == nil
+                    else { return nil }
+                    return text.hasSuffix("/") ? String(text.dropLast()) : text
+                } ?? settings.endpoint
+            case "path_style": settings.pathStyle = child.bool() ?? settings.pathStyle
+            case "storage_class": settings.storageClass = child.string(expected: "a storage class like STANDARD_IA")
+            case "ca_file": settings.caFile = child.string(expected: "a path to a PEM file of certificate authorities")
+            case "part_size":
+                settings.partSize = child.parsed("a size of 5MB or more, like 8MB") { text in
+                    ByteSize.parse(text).flatMap { $0 >= 5 << 20 && $0 <= 5 << 30 ? $0 : nil }
+                } ?? settings.partSize
+            case "timeout": settings.timeout = child.parsed("a duration like 30s", positiveDuration) ?? settings.timeout
+            case "retries":
+                settings.retries = child.parsed("an integer from 0 to 20") { Int($0).flatMap { (0...20).contains($0) ? $0 : nil } }
+                    ?? settings.retries
+            default: break
+            }
+        }
+        return settings
     }
 
     static func positiveDuration(_ text: String) -> ConfigDuration? {

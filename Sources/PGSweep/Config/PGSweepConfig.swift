@@ -62,6 +62,9 @@ public struct PGSweepConfig: Sendable {
         /// `directory` (path, default: `./archive`): relative paths are taken from the
         /// configuration file's folder.
         public var directory: String
+        /// `s3` (mapping, default: none): archives go to an S3-compatible store instead of
+        /// `directory`; see `S3Settings`.
+        public var s3: S3Settings?
         /// `compression_level` (int 1...19, default: 3): the zstd level.
         public var compressionLevel: Int
 

@@ -3,21 +3,21 @@ import Foundation
 import LibPQ
 
 extension ArchiveJob {
-    /// One batch, inside the batch's transaction: stream, fsync, publish, ledger. The caller
-    /// commits afterwards.
+    /// One batch, inside the batch's transaction: stream to the store, make it durable,
+    /// publish (data file, then manifest), ledger. The caller commits afterwards.
     func archiveBatch(
         _ kind: Kind, pass: FlowPass<Settings>, size: Int, batch: Int, queue: QueueTable,
-        columns: [ArchiveManifest.Column], connection: Connection, context: JobContext
+        columns: [ArchiveManifest.Column], store: any ArchiveStore, connection: Connection, context: JobContext
     ) throws -> (rows: Int64, bytes: Int64) {
         for (sql, parameters) in flowSetup(pass.filter) { try connection.execute(sql, parameters) }
         let source = queue.archiveSource
-        let path = ArchivePaths.dataFile(root: storage.directory, source: source, date: context.startedAt, runID: context.runID, batch: batch)
+        let key = ArchivePaths.dataKey(source: source, date: context.startedAt, runID: context.runID, batch: batch)
         let names = columns.map(\.name)
         guard let idColumn = names.firstIndex(of: "id"), let createdAtColumn = names.firstIndex(of: "created_at") else {
             throw PGSweepError.missingColumns(job: definition.name, table: queue.name.description, columns: ["id", "created_at"])
         }
         let writer = try ArchiveFileWriter(
-            path: path, level: Int32(storage.compressionLevel), idColumn: idColumn, createdAtColumn: createdAtColumn)
+            store: store, key: key, level: Int32(storage.compressionLevel), idColumn: idColumn, createdAtColumn: createdAtColumn)
         let returning = names.map(quoteIdentifier).joined(separator: ", ")
         var chunks = 0
         context.shutdown.setActiveStatement(connection.cancelHandle())
@@ -48,19 +48,19 @@ extension ArchiveJob {
         let facts = try writer.finish()
         FaultInjection.point("archive-after-fsync")
         guard facts.rows == copied, facts.header == names else {
-            throw ArchiveError(.damaged, path: path, "wrote \(facts.rows) rows with header \(facts.header), the server sent \(copied)")
+            throw ArchiveError(.damaged, path: writer.path, "wrote \(facts.rows) rows with header \(facts.header), the server sent \(copied)")
         }
         let manifest = ArchiveManifest(
             pgsweepVersion: PGSweepVersion.current, source: source, key: queue.identityKey ?? ["id"],
-            file: (path as NSString).lastPathComponent, columns: columns, facts: facts,
+            file: (key as NSString).lastPathComponent, columns: columns, facts: facts,
             selection: selection(kind, pass: pass, now: context.startedAt), job: definition.name, runID: context.runID,
             batch: batch, writtenAt: PostgresTimestamp.format(Date()))
         try writer.publish(manifest: manifest) { FaultInjection.point("archive-between-files") }
         FaultInjection.point("archive-after-rename")
         try ArchiveLedger(schema: schema).record(
-            manifest, relativePath: ArchivePaths.relative(path, to: storage.directory), on: connection)
+            manifest, relativePath: key, on: connection)
         FaultInjection.point("archive-after-ledger")
-        context.logger.debug("archived a batch", metadata: [LogKey.file: .string(path), LogKey.rows: .stringConvertible(copied)])
+        context.logger.debug("archived a batch", metadata: [LogKey.file: .string(writer.path), LogKey.rows: .stringConvertible(copied)])
         return (copied, facts.bytes)
     }
 

@@ -9,9 +9,10 @@ import LibPQ
 /// now − `completed_before`, oldest `completed_at` first; and rows `failed` with
 /// `retry_count >= max_retries`, no `completed_at`, created before now − `failed_before`,
 /// oldest first. Each batch is one transaction: `COPY (DELETE ... RETURNING ...) TO STDOUT`
-/// streams the rows into a new file; the file is fsynced, renamed into place with its
-/// manifest, the folder fsynced, the ledger row inserted, and only then the transaction
-/// commits. Rows a worker holds are skipped, never waited on. A table whose rows restore
+/// streams the rows into a new file in the archive store (a folder, or an S3-compatible
+/// bucket); the file is made durable and published with its manifest (fsynced and renamed
+/// into place, or uploaded with `If-None-Match: *` and confirmed by HEAD), the ledger row
+/// inserted, and only then the transaction commits. Rows a worker holds are skipped, never waited on. A table whose rows restore
 /// could not put back (no unique key on `id`) is refused before any row moves.
 ///
 /// Emits rows `archived_completed` and `archived_failed`, and the bytes written.
@@ -201,10 +202,13 @@ struct ArchiveJob: ExplainableJob, RegisteredJob {
                 "`archive verify --repair` is running for \(queue.name); nothing was archived, the next run goes on")
         }
         defer { lock.releaseShared(on: context.connection) }
-        let free = try DurableFiles.freeSpace(at: storage.directory)
-        guard free >= storage.minFreeSpace else {
-            throw PGSweepError.archiveSpace(directory: storage.directory, free: free, required: storage.minFreeSpace)
+        if storage.s3 == nil {
+            let free = try DurableFiles.freeSpace(at: storage.directory)
+            guard free >= storage.minFreeSpace else {
+                throw PGSweepError.archiveSpace(directory: storage.directory, free: free, required: storage.minFreeSpace)
+            }
         }
+        let store = try storage.makeStore()
         if let onEstimate = context.onEstimate {
             let (rows, estimated) = try total(passes, context: context)
             onEstimate(rows, estimated)
@@ -216,7 +220,8 @@ struct ArchiveJob: ExplainableJob, RegisteredJob {
             step, connection, size in
             batch += 1
             let written = try archiveBatch(
-                step.1, pass: step.0, size: size, batch: batch, queue: queue, columns: columns, connection: connection, context: context)
+                step.1, pass: step.0, size: size, batch: batch, queue: queue, columns: columns, store: store, connection: connection,
+                context: context)
             return RunCounts(rows: ["archived_\(step.1.rawValue)": written.rows], bytes: written.bytes)
         }
         return result
