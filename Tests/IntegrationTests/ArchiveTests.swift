@@ -39,15 +39,22 @@ struct ArchiveTests {
 
     /// Every row is in the table or in exactly one committed ledger batch whose file matches.
     static func checkInvariant(_ connection: Connection, original: Set<Int64>, root: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        try checkInvariant(connection, original: original, store: LocalArchiveStore(root: root), sourceLocation: sourceLocation)
+    }
+
+    /// Every row is in the table or in exactly one committed ledger batch whose file in `store` matches.
+    static func checkInvariant(
+        _ connection: Connection, original: Set<Int64>, store: any ArchiveStore, sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
         let table = try ids(connection)
         var archived: [Int64] = []
         for row in try connection.query("SELECT file, sha256, row_count FROM pgsweep.archive_batches") {
-            let path = "\(root)/\(try row.decode(String.self, at: 0)!)"
-            let verified = try ArchiveFileReader.verify(path)
+            let key = try row.decode(String.self, at: 0)!
+            let verified = try ArchiveFileReader.verify(store, key)
             #expect(verified.manifest.sha256 == (try row.decode(String.self, at: 1)), sourceLocation: sourceLocation)
             #expect(verified.rows == (try row.decode(Int64.self, at: 2)), sourceLocation: sourceLocation)
             var scanner = CSVRowScanner(capture: [0])
-            try ArchiveFileReader.stream(path) { bytes in
+            try ArchiveFileReader.stream(store, key) { bytes in
                 try scanner.consume(bytes) { archived.append(Int64($0[0]!)!) }
             }
         }
@@ -57,9 +64,36 @@ struct ArchiveTests {
         #expect(archivedSet.union(table) == original, "rows lost: \(original.subtracting(archivedSet.union(table)).count)", sourceLocation: sourceLocation)
     }
 
+    /// 200,000 archivable rows whose values are everything CSV, JSON and text encodings find
+    /// hard: quotes, commas, newlines, backslashes, `\N`, NULL against empty, 4-byte UTF-8,
+    /// microseconds.
+    static func insertHostileRows(_ connection: Connection) throws {
+        try connection.execute(
+            """
+            INSERT INTO processing_queue (flow_name, status, payload, retry_count, error_message, flow_instance_id,
+                                          created_at, claimed_at, completed_at, updated_at)
+            SELECT CASE g % 4 WHEN 0 THEN 'plain' WHEN 1 THEN 'with,comma' WHEN 2 THEN 'with "quote"' ELSE 'ünïcødé 😀' END,
+                   CASE WHEN g % 10 = 0 THEN 'failed' ELSE 'completed' END,
+                   jsonb_build_object('text', E'quote " comma , newline \\n backslash \\\\ tab \\t 𝄞 😀', 'n', g,
+                                      'nested', jsonb_build_object('list', jsonb_build_array(1, 'x', null, true, 1.5e-7)),
+                                      'empty', '', 'null', null),
+                   CASE WHEN g % 10 = 0 THEN 3 + g % 4 ELSE g % 3 END,
+                   CASE g % 7 WHEN 0 THEN NULL WHEN 1 THEN '' WHEN 2 THEN E'line1\\nline2\\r\\n' WHEN 3 THEN 'a,b,"c"'
+                              WHEN 4 THEN E'back\\\\slash\\\\' WHEN 5 THEN E'\\\\N' ELSE '𝄞 4-byte' END,
+                   CASE WHEN g % 3 = 0 THEN NULL WHEN g % 3 = 1 THEN '' ELSE 'worker-' || g END,
+                   timestamptz '2026-01-01 00:00:00.123456+00' - g * interval '1.000001 seconds' - interval '40 days',
+                   CASE WHEN g % 2 = 0 THEN timestamptz '2026-01-01 00:00:00+00' - g * interval '0.5 seconds' - interval '40 days' END,
+                   CASE WHEN g % 10 = 0 THEN NULL ELSE timestamptz '2026-01-01 12:34:56.654321+00' - g * interval '1 second' - interval '39 days' END,
+                   timestamptz '2026-01-01 00:00:00.000001+00' - interval '39 days'
+            FROM generate_series(1, 200000) g
+            """)
+    }
+
     /// `archive verify` output, which must show nothing but ok files and leftovers.
-    static func verifyShowsOnlyLeftovers(_ config: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
-        let verify = try CLI.run(["--config", config, "archive", "verify", "--json"])
+    static func verifyShowsOnlyLeftovers(
+        _ config: String, environment: [String: String] = [:], sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
+        let verify = try CLI.run(["--config", config, "archive", "verify", "--json"], environment: environment)
         #expect(verify.status == 0, "\(verify.all)", sourceLocation: sourceLocation)
         let items = try JSONSerialization.jsonObject(with: Data(verify.stdout.utf8)) as? [[String: Any]] ?? []
         for item in items {
@@ -77,25 +111,7 @@ struct ArchiveTests {
             try connection.execute("ALTER DATABASE \(quoteIdentifier(database.name)) SET TimeZone = 'Pacific/Chatham'")
             try connection.execute("ALTER DATABASE \(quoteIdentifier(database.name)) SET DateStyle = 'SQL, DMY'")
             try connection.execute("SET statement_timeout = 0")
-            try connection.execute(
-                """
-                INSERT INTO processing_queue (flow_name, status, payload, retry_count, error_message, flow_instance_id,
-                                              created_at, claimed_at, completed_at, updated_at)
-                SELECT CASE g % 4 WHEN 0 THEN 'plain' WHEN 1 THEN 'with,comma' WHEN 2 THEN 'with "quote"' ELSE 'ünïcødé 😀' END,
-                       CASE WHEN g % 10 = 0 THEN 'failed' ELSE 'completed' END,
-                       jsonb_build_object('text', E'quote " comma , newline \\n backslash \\\\ tab \\t 𝄞 😀', 'n', g,
-                                          'nested', jsonb_build_object('list', jsonb_build_array(1, 'x', null, true, 1.5e-7)),
-                                          'empty', '', 'null', null),
-                       CASE WHEN g % 10 = 0 THEN 3 + g % 4 ELSE g % 3 END,
-                       CASE g % 7 WHEN 0 THEN NULL WHEN 1 THEN '' WHEN 2 THEN E'line1\\nline2\\r\\n' WHEN 3 THEN 'a,b,"c"'
-                                  WHEN 4 THEN E'back\\\\slash\\\\' WHEN 5 THEN E'\\\\N' ELSE '𝄞 4-byte' END,
-                       CASE WHEN g % 3 = 0 THEN NULL WHEN g % 3 = 1 THEN '' ELSE 'worker-' || g END,
-                       timestamptz '2026-01-01 00:00:00.123456+00' - g * interval '1.000001 seconds' - interval '40 days',
-                       CASE WHEN g % 2 = 0 THEN timestamptz '2026-01-01 00:00:00+00' - g * interval '0.5 seconds' - interval '40 days' END,
-                       CASE WHEN g % 10 = 0 THEN NULL ELSE timestamptz '2026-01-01 12:34:56.654321+00' - g * interval '1 second' - interval '39 days' END,
-                       timestamptz '2026-01-01 00:00:00.000001+00' - interval '39 days'
-                FROM generate_series(1, 200000) g
-                """)
+            try Self.insertHostileRows(connection)
             try connection.execute("CREATE TABLE original AS SELECT * FROM processing_queue")
             try connection.execute("CREATE TABLE restored (LIKE processing_queue INCLUDING ALL)")
 

@@ -38,6 +38,9 @@ public final class TestObjectStore: Sendable {
         ["AWS_ACCESS_KEY_ID": accessKeyID, "AWS_SECRET_ACCESS_KEY": secret ?? secretAccessKey, "AWS_REGION": region]
     }
 
+    /// The store's TCP port.
+    public var port: Int { Int(endpoint.split(separator: ":").last ?? "") ?? 0 }
+
     /// A prefix no other test uses.
     public static func uniquePrefix(_ name: String) -> String { "\(name)-\(UInt32.random(in: 0...UInt32.max))/" }
 
