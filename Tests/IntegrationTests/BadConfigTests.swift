@@ -40,6 +40,13 @@ struct BadConfigTests {
         ("timezone: Mars/Olympus_Mons\n", "jobs.yaml:3:11: timezone: expected an IANA time zone such as UTC or Europe/Berlin, got \"Mars/Olympus_Mons\""),
         ("jobs:\n  a: { schedule: \"@daily\" }\n", "jobs.a: missing required key \"type\""),
         ("jobs:\n  a: { type: analyze, flows: [x] }\n", "jobs.a.flows: unknown key \"flows\""),
+        ("archive:\n  directory: /tmp/a\n  s3: { bucket: abc }\n", "archive.s3: archive.s3 and archive.directory exclude each other"),
+        ("archive:\n  s3: { prefix: x/ }\n", "archive.s3: expected a mapping with at least bucket:"),
+        ("archive:\n  s3: { bucket: My_Bucket }\n", "archive.s3.bucket: expected a bucket name (3 to 63 lower-case letters, digits, dots and hyphens), got \"My_Bucket\""),
+        ("archive:\n  s3: { bucket: abc, part_size: 1MB }\n", "archive.s3.part_size: expected a size of 5MB or more, like 8MB, got \"1MB\""),
+        ("archive:\n  s3: { bucket: abc, endpoint: \"minio:9000\" }\n", "archive.s3.endpoint: expected an http or https URL"),
+        ("archive:\n  s3: { bucket: abc, pathstyle: true }\n", "archive.s3.pathstyle: unknown key \"pathstyle\"; did you mean \"path_style\"?"),
+        ("archive:\n  s3: { bucket: abc, retries: 99 }\n", "archive.s3.retries: expected an integer from 0 to 20, got \"99\""),
     ])
     func refused(extra: String, expected: String) throws {
         let scratch = try ScratchFolder()

@@ -170,6 +170,21 @@ struct S3ArchiveTests {
         }
     }
 
+    @Test("doctor checks the store: credentials, bucket, a create-only probe; a wrong secret is a problem")
+    func doctor() async throws {
+        try await TestDatabase.with(queueTable: true) { database in
+            let scratch = try ScratchFolder()
+            let config = try prepare(database, scratch, rows: 0)
+            let good = try run(["doctor"], config: config)
+            #expect(good.stdout.contains("archive store"), "\(good.all)")
+            #expect(good.stdout.contains("is reachable and writable (credentials: environment (AWS_ACCESS_KEY_ID))"), "\(good.all)")
+            let bad = try run(["doctor"], config: config, environment: ["AWS_SECRET_ACCESS_KEY": "wrong"])
+            #expect(bad.status == 1, "\(bad.all)")
+            #expect(bad.stdout.contains("SignatureDoesNotMatch"), "\(bad.all)")
+            #expect(try archiveStore().client.list().isEmpty)
+        }
+    }
+
     @Test("verify finds an object whose content was replaced under the same key")
     func replacedObject() async throws {
         try await TestDatabase.with(queueTable: true) { database in

@@ -1,9 +1,11 @@
+import ArchiveFormat
 import Foundation
 import LibPQ
 import Logging
+import ObjectStore
 
 /// Checks what pgsweep needs: server version, the table and its indexes, pgsweep's schema,
-/// pgstattuple, and a writable archive directory.
+/// pgstattuple, and a writable archive directory or object store.
 public struct Doctor {
     /// One finding.
     public struct Check: Sendable, Encodable {
@@ -66,7 +68,7 @@ public struct Doctor {
                     ? "not applied; run `pgsweep schema apply`"
                     : "version \(report.ownSchemaVersion) of \(report.ownSchemaCurrentVersion)"))
         checks.append(try pgstattupleCheck(on: connection))
-        checks.append(archiveDirectoryCheck())
+        checks.append(config.archive.s3.map(archiveStoreCheck) ?? archiveDirectoryCheck())
         if let queue { checks += try jobChecks(queue, columns: report.jobColumns, on: connection) }
         return checks
     }
@@ -172,6 +174,25 @@ public struct Doctor {
             detail: available
                 ? "available but not installed (CREATE EXTENSION pgstattuple); bloat will be estimated"
                 : "not available on the server; bloat will be estimated")
+    }
+
+    /// The object store, when archives go to one: credentials resolve, the bucket lists, and
+    /// a probe object is created with `If-None-Match: *` and deleted.
+    func archiveStoreCheck(_ s3: S3Settings) -> Check {
+        let name = "archive store"
+        do {
+            guard let store = try config.archive.makeStore() as? S3ArchiveStore else { return archiveDirectoryCheck() }
+            _ = try store.client.credentials.current()
+            try store.client.checkBucket()
+            let probe = ".pgsweep-doctor-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+            try Array("pgsweep doctor probe".utf8).withUnsafeBytes { try store.client.create(probe, bytes: $0) }
+            try store.client.delete(probe)
+            return Check(
+                name: name, outcome: .ok,
+                detail: "\(store.location) is reachable and writable (credentials: \(store.client.credentials.sourceDescription))")
+        } catch {
+            return Check(name: name, outcome: .problem, detail: "s3://\(s3.bucket)/\(s3.prefix): \(error)")
+        }
     }
 
     func archiveDirectoryCheck() -> Check {
