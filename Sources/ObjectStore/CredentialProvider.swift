@@ -12,10 +12,11 @@ public final class CredentialProvider: @unchecked Sendable {
     private let lock = NSLock()
     private var cached: AWSCredentials?
     /// Temporary credentials are renewed when less than this remains. Defaults to five minutes.
-    public let refreshMargin: TimeInterval = 300
+    public let refreshMargin: TimeInterval
 
-    public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
+    public init(environment: [String: String] = ProcessInfo.processInfo.environment, refreshMargin: TimeInterval = 300) {
         self.environment = environment
+        self.refreshMargin = refreshMargin
     }
 
     /// Where credentials come from, for `doctor` (never the secret).

@@ -32,7 +32,17 @@ struct WebIdentity {
                 .unauthorised, code: XMLText.value("Code", in: xml) ?? "HTTP \(response.status)",
                 message: XMLText.value("Message", in: xml) ?? "STS refused AssumeRoleWithWebIdentity", resource: "sts \(roleARN)")
         }
-        let expiration = XMLText.value("Expiration", in: xml).flatMap { ISO8601DateFormatter().date(from: $0) }
+        let expiration = XMLText.value("Expiration", in: xml).flatMap(Self.parseTime)
         return AWSCredentials(accessKeyID: key, secretAccessKey: secret, sessionToken: XMLText.value("SessionToken", in: xml), expiration: expiration)
+    }
+
+    /// `2026-12-01T15:15:07Z`, with or without fractional seconds.
+    static func parseTime(_ text: String) -> Date? {
+        var whole = text
+        if let dot = text.firstIndex(of: ".") {
+            let zone = text[dot...].firstIndex { $0 == "Z" || $0 == "+" || $0 == "-" } ?? text.endIndex
+            whole = String(text[..<dot]) + String(text[zone...])
+        }
+        return ISO8601DateFormatter().date(from: whole)
     }
 }
