@@ -170,6 +170,35 @@ struct S3ArchiveTests {
         }
     }
 
+    @Test("an object already at a batch's key is never overwritten: the batch fails and its rows stay")
+    func neverOverwrites() async throws {
+        try await TestDatabase.with(queueTable: true) { database in
+            let scratch = try ScratchFolder()
+            let config = try prepare(database, scratch, rows: 2_000)
+            let connection = try database.connect()
+            let original = try ArchiveTests.ids(connection)
+            let source = try QueueTable.resolve(QualifiedName(schema: nil, name: "processing_queue"), on: connection).archiveSource
+            let next = try #require(try connection.query(
+                "SELECT last_value + CASE WHEN is_called THEN 1 ELSE 0 END FROM pgsweep.job_runs_id_seq")[0].decode(Int64.self, at: 0))
+            // Someone else's objects at every key the run's first batch could take in the next minute.
+            let archive = try archiveStore()
+            let now = Date()
+            let decoy = Array("not pgsweep's".utf8)
+            for second in -5...60 {
+                let key = ArchivePaths.dataKey(source: source, date: now.addingTimeInterval(Double(second)), runID: next, batch: 1)
+                try decoy.withUnsafeBytes { try archive.client.create(key, bytes: $0) }
+            }
+            let failed = try run(["run", "archive"], config: config)
+            #expect(failed.status == 1, "\(failed.all)")
+            #expect(failed.all.contains("PreconditionFailed"), "\(failed.all)")
+            #expect(try ArchiveTests.ids(connection) == original)
+            #expect(try connection.query("SELECT count(*) FROM pgsweep.archive_batches")[0].decode(Int.self, at: 0) == 0)
+            for key in try archive.dataKeys(under: "") {
+                #expect(try archive.contents(key) == Data(decoy), "\(key)")
+            }
+        }
+    }
+
     @Test("doctor checks the store: credentials, bucket, a create-only probe; a wrong secret is a problem")
     func doctor() async throws {
         try await TestDatabase.with(queueTable: true) { database in
