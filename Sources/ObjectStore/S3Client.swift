@@ -16,6 +16,9 @@ public final class S3Client {
     let signer: SigV4
     /// Attempts the last request took.
     public private(set) var lastAttempts = 0
+    /// Told of each failed attempt that will be tried again: the error, the attempt that
+    /// failed (from 1), and the wait before the next.
+    public var onRetry: ((S3Error, Int, TimeInterval) -> Void)?
 
     public init(
         location: S3Location, credentials: CredentialProvider, caFile: String? = nil, stallTimeout: Int = 30,
@@ -50,7 +53,11 @@ public final class S3Client {
         var last = S3Error(.unavailable, code: "NoAttempt", message: "no request was sent", resource: resource)
         lastAttempts = 0
         for attempt in 1...max(1, retry.attempts) {
-            if attempt > 1 { Thread.sleep(forTimeInterval: retry.delay(before: attempt - 1)) }
+            if attempt > 1 {
+                let delay = retry.delay(before: attempt - 1)
+                onRetry?(last, attempt - 1, delay)
+                Thread.sleep(forTimeInterval: delay)
+            }
             lastAttempts = attempt
             var delivered = false
             do {

@@ -33,7 +33,7 @@ extension PGSweepRoot {
                         "database not reachable; listing the files alone, of this table in any database", metadata: [LogKey.error: "\(error)"])
                 }
                 let inventory = try ArchiveInventory.scan(
-                    store: try context.config.archive.makeStore(),
+                    store: try context.config.archive.makeStore(logger: context.logger),
                     scope: queue.map(ArchiveScope.init) ?? ArchiveScope(configured: context.config.table, source: nil),
                     ledger: ArchiveLedger(schema: context.config.schema), queue: queue, connection: connection, deep: false)
                 try Self.print(inventory, json: json, logger: context.logger)

@@ -56,7 +56,7 @@ extension PGSweepRoot {
                     throw ValidationError("--into: \(error.message)")
                 }
             }
-            let files = try ArchiveRestorer.files(in: paths, storage: context.config.archive)
+            let files = try ArchiveRestorer.files(in: paths, storage: context.config.archive, logger: context.logger)
             guard !files.isEmpty else {
                 throw ValidationError(
                     "no archive files (*.csv.zst) in \(paths.isEmpty ? context.config.archive.locationDescription : paths.joined(separator: ", "))")

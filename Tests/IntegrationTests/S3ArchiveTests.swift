@@ -249,6 +249,7 @@ struct S3ArchiveTests {
 
             let faulty = try run(["run", "archive"], config: config)
             try ArchiveTests.checkInvariant(connection, original: original, store: archive)
+            #expect(faulty.stderr.contains("object store request failed; trying again"), "\(faulty.all)")
             if fault.hasPrefix("storm") {
                 #expect(faulty.status == 1, "\(faulty.all)")
                 #expect(faulty.all.contains("SlowDown"), "\(faulty.all)")

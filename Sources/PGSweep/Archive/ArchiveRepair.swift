@@ -36,7 +36,7 @@ public struct ArchiveRepair {
             }
         }
         defer { if repair { lock.releaseExclusive(on: connection) } }
-        let store = try config.archive.makeStore()
+        let store = try config.archive.makeStore(logger: logger)
         let inventory = try ArchiveInventory.scan(
             store: store, scope: ArchiveScope(queue), ledger: ArchiveLedger(schema: config.schema), queue: queue,
             connection: connection, deep: true)

@@ -62,14 +62,14 @@ public struct ArchiveRestorer {
     /// store reached with `storage`'s S3 settings). No paths: the configured destination.
     ///
     /// - Throws: `PGSweepError.usage` for a path or object that does not exist.
-    public static func files(in paths: [String], storage: PGSweepConfig.ArchiveStorage) throws -> [Candidate] {
+    public static func files(in paths: [String], storage: PGSweepConfig.ArchiveStorage, logger: Logger? = nil) throws -> [Candidate] {
         guard !paths.isEmpty else {
-            let store = try storage.makeStore()
+            let store = try storage.makeStore(logger: logger)
             return try store.dataKeys(under: "").map { Candidate(store: store, key: $0, named: false) }
         }
         var files: [Candidate] = []
         for path in paths {
-            if let (store, key) = try storage.store(for: path) {
+            if let (store, key) = try storage.store(for: path, logger: logger) {
                 if key.hasSuffix(".csv.zst") {
                     guard try store.dataKeys(under: key).contains(key) else { throw PGSweepError.usage("\(path): no such object") }
                     files.append(Candidate(store: store, key: key, named: true))

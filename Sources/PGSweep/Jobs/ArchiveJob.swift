@@ -208,7 +208,7 @@ struct ArchiveJob: ExplainableJob, RegisteredJob {
                 throw PGSweepError.archiveSpace(directory: storage.directory, free: free, required: storage.minFreeSpace)
             }
         }
-        let store = try storage.makeStore()
+        let store = try storage.makeStore(logger: context.logger)
         if let onEstimate = context.onEstimate {
             let (rows, estimated) = try total(passes, context: context)
             onEstimate(rows, estimated)

@@ -40,6 +40,9 @@ public enum LogKey {
     public static let until = "until"
     public static let retryIn = "retry_in_s"
     public static let pushgateway = "pushgateway"
+    public static let objectStoreCode = "s3.code"
+    public static let objectStoreResource = "s3.resource"
+    public static let attempt = "attempt"
     public static let migrationVersion = "migration.version"
 
     /// `rows.<action>`: rows a job changed by one action.
