@@ -42,6 +42,26 @@ public final class TestCluster: Sendable {
         try start()
     }
 
+    /// Starts a streaming standby of this cluster (`pg_basebackup -R`), stopped and deleted like
+    /// the clusters when the test process ends.
+    public func startStandby() throws -> TestCluster {
+        let folder = "/tmp/pgsw-standby-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let output = try ProcessRunner.run("/bin/bash", [RepositoryPaths.file("ops/pglocal"), "standby", socketDirectory, folder])
+        guard output.status == 0 else {
+            throw TestClusterError(reason: "ops/pglocal standby failed (exit \(output.status)):\n\(output.all)")
+        }
+        var settings: [String: String] = [:]
+        for line in output.stdout.split(separator: "\n") {
+            let parts = line.split(separator: "=", maxSplits: 1)
+            if parts.count == 2 { settings[String(parts[0])] = String(parts[1]) }
+        }
+        guard let host = settings["PGHOST"], let port = settings["PGPORT"].flatMap(Int.init) else {
+            throw TestClusterError(reason: "ops/pglocal printed no PGHOST/PGPORT:\n\(output.all)")
+        }
+        Cleanup.register(folder: folder)
+        return TestCluster(socketDirectory: host, port: port)
+    }
+
     private static func start() throws(TestClusterError) -> TestCluster {
         let folder = "/tmp/pgsw-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let output: ProcessOutput

@@ -21,6 +21,7 @@ public enum ConfigLoader {
         keys.formUnion(S3Settings.keys.map { "archive.s3.\($0)" })
         keys.formUnion(metricsKeys.map { "metrics.\($0)" })
         keys.formUnion(JobLimits.keys.map { "defaults.\($0)" })
+        keys.formUnion(ThrottleSettings.keys.map { "defaults.throttle.\($0)" })
         keys.formUnion(jobKeys.map { "jobs.<name>.\($0)" })
         for kind in JobRegistry.all {
             keys.formUnion(kind.settingsKeys.map { "\($0) (\(kind.type.rawValue))" })

@@ -19,11 +19,14 @@ public struct JobLimits: Sendable, Equatable {
     public var statementTimeout: ConfigDuration?
     /// `lock_timeout` (duration, default: `database.lock_timeout`).
     public var lockTimeout: ConfigDuration?
+    /// `throttle` (mapping, default: the replica and slot signals on): see `ThrottleSettings`.
+    /// A job's `throttle:` keys override the defaults' one by one.
+    public var throttle = ThrottleSettings()
 
     public init() {}
 
     /// The keys that may appear under `defaults:` and on a job.
-    static let keys = ["batch_size", "max_runtime", "pause", "max_retries", "starting_deadline", "statement_timeout", "lock_timeout"]
+    static let keys = ["batch_size", "max_runtime", "pause", "max_retries", "starting_deadline", "statement_timeout", "lock_timeout", "throttle"]
 
     mutating func read(_ key: String, _ value: ConfigValue) {
         switch key {
@@ -36,6 +39,7 @@ public struct JobLimits: Sendable, Equatable {
         case "starting_deadline": startingDeadline = value.duration() ?? startingDeadline
         case "statement_timeout": statementTimeout = value.duration() ?? statementTimeout
         case "lock_timeout": lockTimeout = value.duration() ?? lockTimeout
+        case "throttle": throttle.read(value)
         default: break
         }
     }

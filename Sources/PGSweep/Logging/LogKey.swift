@@ -43,6 +43,10 @@ public enum LogKey {
     public static let objectStoreCode = "s3.code"
     public static let objectStoreResource = "s3.resource"
     public static let attempt = "attempt"
+    public static let signal = "throttle.signal"
+    public static let value = "throttle.value"
+    public static let limit = "throttle.limit"
+    public static let seconds = "throttle.seconds"
     public static let migrationVersion = "migration.version"
 
     /// `rows.<action>`: rows a job changed by one action.

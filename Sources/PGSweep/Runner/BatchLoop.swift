@@ -8,7 +8,8 @@ import Logging
 /// stops, always between batches, when a batch comes back short (nothing left), at
 /// `max_runtime`, or on a shutdown request. A batch that hits the statement timeout is
 /// rolled back and retried at half the size (down to a floor); after fast batches the size
-/// grows back. Between batches it pauses `pause`, with ±20% jitter.
+/// grows back. Between batches it pauses `pause`, with ±20% jitter, and waits while a throttle
+/// signal is past its limit (`Throttle`).
 public struct BatchLoop {
     /// Why the loop stopped.
     public enum Stop: String, Sendable {
@@ -49,6 +50,17 @@ public struct BatchLoop {
                 outcome.stop = .maxRuntime
                 break
             }
+            if let throttle = context.throttle {
+                switch try throttle.waitWhileOver(deadline: deadline) {
+                case .go: break
+                case .shutdown: outcome.stop = .shutdown
+                case .deadline(let signal):
+                    throttle.endedBy = signal
+                    outcome.stop = .maxRuntime
+                }
+                if outcome.stop != .exhausted { break }
+            }
+            let walBefore = try context.throttle?.walPosition()
             let batchStart = clock.now()
             var counts: RunCounts
             do {
@@ -76,6 +88,7 @@ public struct BatchLoop {
             }
             let handled = counts.totalRows
             context.progress?.didCommit(counts)
+            context.throttle?.batchCommitted()
             FaultInjection.point("batch-after-commit")
             outcome.batches += 1
             outcome.rows += handled
@@ -86,6 +99,7 @@ public struct BatchLoop {
                 outcome.stop = .exhausted
                 break
             }
+            try context.throttle?.afterBatch(started: batchStart, walBefore: walBefore, deadline: deadline)
             // Grow back towards the configured size after a batch well inside the timeout.
             if size < configured && clock.now().timeIntervalSince(batchStart) < timeout.seconds / 10 {
                 size = min(configured, size * 2)

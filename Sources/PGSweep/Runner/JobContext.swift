@@ -32,6 +32,8 @@ public struct JobContext {
     var progress: RunProgress? = nil
     /// Where the job gets the time and waits (pauses between batches). Defaults to the system clock.
     public var clock: any Clock = SystemClock()
+    /// Pauses the job while a throttle signal is past its limit (nil: no signal configured, or a dry run).
+    var throttle: Throttle? = nil
 
     /// The table as the database knows it.
     public func queue() throws -> QueueTable {

@@ -9,16 +9,18 @@ extension JobRunner {
     /// job marks it interrupted, ending it at its last committed batch. Returns nil then.
     func finish(
         _ runID: Int64, job: JobDefinition, status: RunStatus, error: String?, details: [String: String], store: RunStore,
-        logger: Logger
+        logger: Logger, throttled: [String: Double] = [:], endedBy: String? = nil
     ) -> RunCounts? {
         do {
-            return try store.finish(id: runID, job: job.name, status: status, error: error, details: details)
+            return try store.finish(
+                id: runID, job: job.name, status: status, error: error, details: details, throttled: throttled, endedBy: endedBy)
         } catch let first as PostgresError where first.isConnectionLost {
             do {
                 let connection = try connect()
                 defer { connection.close() }
                 let again = RunStore(connection: connection, schema: store.schema, tableKey: store.tableKey)
-                return try again.finish(id: runID, job: job.name, status: status, error: error, details: details)
+                return try again.finish(
+                    id: runID, job: job.name, status: status, error: error, details: details, throttled: throttled, endedBy: endedBy)
             } catch {
                 logger.error(
                     "could not record the end of the run; the next runner of this job will mark it interrupted",

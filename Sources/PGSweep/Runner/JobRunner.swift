@@ -52,6 +52,16 @@ public struct JobRunner {
         try SchemaManager(table: config.table, schema: config.schema, logger: logger).requireCurrent(on: control)
         let store = RunStore(connection: control, schema: config.schema, tableKey: queue.name.quoted)
         var summary = RunSummary()
+        // A standby cannot change rows, ANALYZE, REINDEX or record a run: a scheduler pointed at
+        // a service that failed over skips every job, and nobody is paged.
+        if try control.query("SELECT pg_is_in_recovery() AS standby")[0].require(Bool.self, "standby") {
+            let reason = "the server is a standby (in recovery); maintenance runs on the primary"
+            for job in jobs {
+                logger.info("job skipped", metadata: [LogKey.job: .string(job.name), LogKey.reason: .string(reason)])
+                summary.entries.append(.init(job: job.name, status: .skipped, runID: nil, result: .init(), error: reason, duration: 0))
+            }
+            return summary
+        }
         for job in jobs {
             if shutdown.isRequested { break }
             if let entry = try runOne(job, mode: mode, dryRun: dryRun, store: store, work: work, queue: queue) {
@@ -121,11 +131,14 @@ public struct JobRunner {
         var status = RunStatus.succeeded
         var failure: (any Error)?
         let progress = RunProgress(runID: runID, schema: config.schema)
+        let throttle = job.limits.throttle.isEnabled
+            ? Throttle(settings: job.limits.throttle, connection: work, clock: clock, shutdown: shutdown, logger: jobLogger) : nil
         do {
             let maintenance = job.job(config: config)
             try Self.requireColumns(of: maintenance, in: queue)
             var context = context(job, work: work, logger: jobLogger, now: now, dryRun: false, runID: runID, queue: queue)
             context.progress = progress
+            context.throttle = throttle
             result = try maintenance.run(context)
             if result.interrupted { status = .interrupted }
         } catch {
@@ -136,7 +149,9 @@ public struct JobRunner {
         observer?.finished(job)
         let errorText = failure.map { "\($0)" }
         let connectionLost = (failure as? PostgresError)?.isConnectionLost ?? false
-        let recorded = finish(runID, job: job, status: status, error: errorText, details: result.details, store: store, logger: jobLogger)
+        let recorded = finish(
+            runID, job: job, status: status, error: errorText, details: result.details, store: store, logger: jobLogger,
+            throttled: throttle?.seconds ?? [:], endedBy: throttle?.endedBy)
         // The run's row, not this process's memory, says what committed; when the row cannot
         // be reached, what this process saw commit.
         let counts = recorded ?? progress.committed

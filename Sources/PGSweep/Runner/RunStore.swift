@@ -29,19 +29,36 @@ struct RunStore {
 
     /// Ends a run with its final status, error and details, and counts it in the totals.
     /// Returns what its batches recorded (`RunProgress`), which is what really committed.
-    func finish(id: Int64, job: String, status: RunStatus, error: String?, details: [String: String]) throws -> RunCounts {
+    /// `throttled` holds the seconds paused by each throttle signal, and `endedBy` the signal
+    /// a run stopped under when it reached `max_runtime` while paused.
+    func finish(
+        id: Int64, job: String, status: RunStatus, error: String?, details: [String: String],
+        throttled: [String: Double] = [:], endedBy: String? = nil
+    ) throws -> RunCounts {
         let details = try String(data: JSONSerialization.data(withJSONObject: details, options: [.sortedKeys]), encoding: .utf8)
+        var by: [String: Any] = throttled.mapValues { ($0 * 1000).rounded() / 1000 }
+        if let endedBy { by["ended_by"] = endedBy }
+        let throttledBy = try String(data: JSONSerialization.data(withJSONObject: by, options: [.sortedKeys]), encoding: .utf8)
         return try connection.transaction { connection in
             guard let row = try connection.query(
                 """
-                UPDATE \(table) SET status = $2, finished_at = clock_timestamp(), error = $3, details = $4::jsonb
+                UPDATE \(table) SET status = $2, finished_at = clock_timestamp(), error = $3, details = $4::jsonb,
+                                    throttled_seconds = $5, throttled_by = $6::jsonb
                 WHERE id = $1
                 RETURNING rows_by_action::text AS rows, bytes_written, batches
-                """, [id, status.rawValue, error, details]).first
+                """, [id, status.rawValue, error, details, throttled.values.reduce(0, +), throttledBy]).first
             else {
                 throw PGSweepError.checkFailed("run \(id) is no longer in \(table); its end could not be recorded")
             }
             try addRun(job: job, status: status, count: 1, on: connection)
+            let totals = QualifiedName(schema: schema, name: "job_throttle_totals").quoted
+            for (signal, seconds) in throttled where seconds > 0 {
+                try connection.execute(
+                    """
+                    INSERT INTO \(totals) (table_name, job, signal, seconds) VALUES ($1, $2, $3, $4)
+                    ON CONFLICT (table_name, job, signal) DO UPDATE SET seconds = \(totals).seconds + excluded.seconds
+                    """, [tableKey, job, signal, seconds])
+            }
             return RunCounts(
                 rows: try row.requireJSON([String: Int64].self, "rows"), bytes: try row.require(Int64.self, "bytes_written"),
                 batches: try row.require(Int.self, "batches"))

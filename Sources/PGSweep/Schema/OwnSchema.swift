@@ -96,8 +96,25 @@ public enum OwnSchema {
             CREATE INDEX archive_batches_table_name_idx ON \(schema).archive_batches (table_name);
             """
         },
+        // Throttling: each run records the seconds it paused, by signal; totals feed the
+        // pgsweep_job_throttled_seconds_total counter.
+        Migration(version: 3, summary: "runs record the seconds they were throttled, by signal") { schema in
+            """
+            ALTER TABLE \(schema).job_runs
+                ADD COLUMN throttled_seconds double precision NOT NULL DEFAULT 0,
+                ADD COLUMN throttled_by jsonb NOT NULL DEFAULT '{}';
+            COMMENT ON COLUMN \(schema).job_runs.throttled_by IS 'seconds paused by each throttle signal; "ended_by" names the signal a run stopped under at max_runtime';
+            CREATE TABLE \(schema).job_throttle_totals (
+                table_name text NOT NULL DEFAULT '',
+                job text NOT NULL,
+                signal text NOT NULL,
+                seconds double precision NOT NULL DEFAULT 0,
+                PRIMARY KEY (table_name, job, signal)
+            );
+            """
+        },
     ]
 
     /// The tables the current version creates.
-    public static let tables = ["schema_migrations", "job_runs", "job_totals", "job_row_totals", "archive_batches"]
+    public static let tables = ["schema_migrations", "job_runs", "job_totals", "job_row_totals", "archive_batches", "job_throttle_totals"]
 }
