@@ -8,11 +8,13 @@ import TestSupport
 @Suite("Throttling")
 struct ThrottleTests {
     /// A configuration archiving with batches of 500 rows and `throttle` as the defaults' throttle.
-    static func prepare(_ database: TestDatabase, _ scratch: ScratchFolder, throttle: String, job: String = "") throws -> String {
+    static func prepare(
+        _ database: TestDatabase, _ scratch: ScratchFolder, throttle: String, job: String = "", extra: String = ""
+    ) throws -> String {
         try RunnerTests.prepare(
             database, scratch,
             jobs: "  archive: { type: archive, schedule: \"0 3 * * *\", batch_size: 500\(job) }",
-            extra: "archive:\n  directory: \(scratch.file("archive"))\n  min_free_space: 1kB\ndefaults:\n  throttle: \(throttle)")
+            extra: "archive:\n  directory: \(scratch.file("archive"))\n  min_free_space: 1kB\ndefaults:\n  throttle: \(throttle)\n\(extra)")
     }
 
     static func count(_ connection: Connection, _ sql: String) throws -> Int64 {
@@ -140,7 +142,9 @@ struct ThrottleTests {
             let connection = try database.connect()
             try connection.execute("CREATE TABLE hold (held boolean NOT NULL)")
             try connection.execute("INSERT INTO hold VALUES (true)")
-            let config = try Self.prepare(database, scratch, throttle: "{ check_interval: 100ms, query: \"SELECT held FROM hold\" }")
+            let config = try Self.prepare(
+                database, scratch, throttle: "{ check_interval: 100ms, query: \"SELECT held FROM hold\" }",
+                extra: "metrics:\n  textfile: \(scratch.file("pgsweep.prom"))")
             try QueueFixture.load(connection, count: 1_000)
             let run = try ProcessRunner.start(RepositoryPaths.executable("pgsweep"), ["--config", config, "run", "archive"], environment: CLI.environment())
             #expect(eventually { run.stderrSoFar.contains("\"msg\":\"throttling\"") || run.hasExited }, "\(run.stderrSoFar)")
@@ -151,6 +155,8 @@ struct ThrottleTests {
             #expect(output.status == 0, "\(output.all)")
             #expect(try Self.count(connection, "SELECT count(*) FROM processing_queue WHERE \(ArchiveTests.archivable)") == 0)
             #expect((try Self.lastRun(connection).by["query"] as? Double ?? 0) > 0)
+            let metrics = try String(contentsOfFile: scratch.file("pgsweep.prom"), encoding: .utf8)
+            #expect(metrics.contains("pgsweep_job_throttled_seconds_total{job=\"archive\",table=\"public.processing_queue\",reason=\"query\"} 0."), "\(metrics)")
         }
     }
 

@@ -26,4 +26,10 @@ public enum MetricName {
         namespace: "pgsweep", subsystem: "job", metricName: "rows", unitName: "total",
         helpText: "Rows changed by the job, by action (reclaimed, failed, reset, archived...).")
     }
+    /// Counter `pgsweep_job_throttled_seconds_total{job,reason}`: time paused by each throttle signal.
+    public static var throttled: MetricNameDescriptor {
+        MetricNameDescriptor(
+        namespace: "pgsweep", subsystem: "job", metricName: "throttled_seconds", unitName: "total",
+        helpText: "Seconds the job spent paused by each throttle signal (replica_lag, slot_unreserved, query...).")
+    }
 }

@@ -117,6 +117,16 @@ public struct MetricsExporter {
                 labels: [("job", job), label, ("action", try row.require(String.self, "action"))],
                 value: Double(try row.require(Int64.self, "rows"))))
         }
+        let throttleTotals = QualifiedName(schema: schema, name: "job_throttle_totals").quoted
+        for row in try connection.query(
+            "SELECT job, signal, sum(seconds)::float8 AS seconds FROM \(throttleTotals) WHERE table_name IN ($1, '') GROUP BY 1, 2 ORDER BY 1, 2", [key])
+        {
+            let job = try row.require(String.self, "job")
+            samples.append(Sample(
+                kind: .counter, descriptor: MetricName.throttled, job: job,
+                labels: [("job", job), label, ("reason", try row.require(String.self, "signal"))],
+                value: try row.require(Double.self, "seconds")))
+        }
         let runs = QualifiedName(schema: schema, name: "job_runs").quoted
         let latest = try connection.query(
             """
@@ -144,7 +154,9 @@ public struct MetricsExporter {
         for sample in samples {
             switch sample.kind {
             case .counter:
-                registry.makeCounter(descriptor: sample.descriptor, labels: sample.labels).increment(by: Int64(sample.value))
+                let counter = registry.makeCounter(descriptor: sample.descriptor, labels: sample.labels)
+                // Whole counts print as integers; seconds keep their fraction.
+                if sample.value == sample.value.rounded() { counter.increment(by: Int64(sample.value)) } else { counter.increment(by: sample.value) }
             case .gauge:
                 registry.makeGauge(descriptor: sample.descriptor, labels: sample.labels).set(sample.value)
             }
