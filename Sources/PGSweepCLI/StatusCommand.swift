@@ -64,6 +64,15 @@ extension PGSweepRoot {
                 }
                 print(table.render())
             }
+            for throttled in status.throttle {
+                print("\nthrottle signals (\(throttled.jobs.joined(separator: ", ")))")
+                let table = TextTable(headers: ["signal", "now", "limit", "state"])
+                for reading in throttled.readings {
+                    table.add([reading.signal, reading.value, reading.limit, reading.over ? "THROTTLING" : "ok"])
+                }
+                for unreadable in throttled.unreadable { table.add([unreadable, "-", "-", "cannot read"]) }
+                print(table.render())
+            }
             guard !status.lastRuns.isEmpty else { return }
             print("\nlast runs")
             let runs = TextTable(headers: ["job", "status", "started", "duration", "rows", "error"])

@@ -150,6 +150,12 @@ struct ThrottleTests {
             #expect(eventually { run.stderrSoFar.contains("\"msg\":\"throttling\"") || run.hasExited }, "\(run.stderrSoFar)")
             #expect(run.stderrSoFar.contains("\"throttle.signal\":\"query\""), "\(run.stderrSoFar)")
             #expect(try Self.count(connection, "SELECT count(*) FROM pgsweep.archive_batches") == 0)
+            let status = try CLI.run(["--config", config, "status"])
+            #expect(status.stdout.contains("throttle signals (archive)"), "\(status.all)")
+            #expect(status.stdout.split(separator: "\n").contains { $0.hasPrefix("query") && $0.contains("THROTTLING") }, "\(status.stdout)")
+            let dry = try CLI.run(["--config", config, "--log-format", "json", "run", "archive", "--dry-run"])
+            #expect(dry.status == 0, "\(dry.all)")
+            #expect(dry.stderr.contains("\"msg\":\"would start throttled\""), "\(dry.stderr)")
             try connection.execute("UPDATE hold SET held = false")
             let output = try run.wait()
             #expect(output.status == 0, "\(output.all)")
@@ -183,6 +189,8 @@ struct ThrottleTests {
             #expect(output.status == 0, "\(output.all)")
             #expect(output.stderr.components(separatedBy: "\"msg\":\"job skipped\"").count - 1 == 3, "\(output.stderr)")
             #expect(output.stderr.contains("the server is a standby"), "\(output.stderr)")
+            let doctor = try CLI.run(["--config", onStandby, "doctor"])
+            #expect(doctor.stdout.contains("a standby (in recovery): every job is skipped here"), "\(doctor.all)")
         }
     }
 }

@@ -11,6 +11,10 @@
 --   INSERT, sequence UPDATE       restore (inserts, then keeps the id sequence ahead)
 --   its own schema (pgsweep)      job_runs, job_totals, job_row_totals, archive_batches
 --   pg_stat_scan_tables           pgstatindex, to measure index bloat (else it is estimated)
+--   pg_monitor                    the throttle signals: standbys' lag in pg_stat_replication,
+--                                 the WAL archive backlog (pg_ls_archive_statusdir), other
+--                                 roles' sessions in pg_stat_activity (it includes
+--                                 pg_stat_scan_tables)
 --   ANALYZE and REINDEX           PostgreSQL 17+: the MAINTAIN privilege. Before 17 only the
 --                                 table's owner may run them, so the table should belong to a
 --                                 group role (owner_role) that pgsweep is a member of. That
@@ -36,6 +40,7 @@ WHERE pg_get_serial_sequence(:'table', 'id') IS NOT NULL \gexec
 
 CREATE SCHEMA IF NOT EXISTS pgsweep AUTHORIZATION pgsweep;
 GRANT pg_stat_scan_tables TO pgsweep;
+GRANT pg_monitor TO pgsweep;
 
 SELECT current_setting('server_version_num')::int >= 170000 AS has_maintain \gset
 \if :has_maintain

@@ -69,6 +69,7 @@ public struct Doctor {
                     : "version \(report.ownSchemaVersion) of \(report.ownSchemaCurrentVersion)"))
         checks.append(try pgstattupleCheck(on: connection))
         checks.append(config.archive.s3.map(archiveStoreCheck) ?? archiveDirectoryCheck())
+        checks += try throttleChecks(on: connection)
         if let queue { checks += try jobChecks(queue, columns: report.jobColumns, on: connection) }
         return checks
     }
@@ -174,6 +175,34 @@ public struct Doctor {
             detail: available
                 ? "available but not installed (CREATE EXTENSION pgstattuple); bloat will be estimated"
                 : "not available on the server; bloat will be estimated")
+    }
+
+    /// The server's role (a standby runs no job) and, per distinct throttle configuration,
+    /// whether every signal can be read and which are past their limits now.
+    func throttleChecks(on connection: Connection) throws -> [Check] {
+        var checks: [Check] = []
+        if try connection.query("SELECT pg_is_in_recovery() AS standby")[0].require(Bool.self, "standby") {
+            return [Check(
+                name: "server role", outcome: .warning,
+                detail: "a standby (in recovery): every job is skipped here; point pgsweep at the primary")]
+        }
+        var seen: [ThrottleSettings] = []
+        for job in config.jobs where job.limits.throttle.isEnabled && !seen.contains(job.limits.throttle) {
+            seen.append(job.limits.throttle)
+            let jobs = config.jobs.filter { $0.limits.throttle == job.limits.throttle }.map(\.name).joined(separator: ", ")
+            let snapshot = try ThrottleSignals(settings: job.limits.throttle).read(on: connection)
+            let over = snapshot.readings.filter(\.over).map { "\($0.signal) \($0.value) (limit \($0.limit))" }
+            if !snapshot.unreadable.isEmpty {
+                checks.append(Check(
+                    name: "throttle signals", outcome: .warning,
+                    detail: "jobs \(jobs): cannot read " + snapshot.unreadable.map { "\($0.signal) (\($0.reason))" }.joined(separator: "; ")))
+            } else {
+                checks.append(Check(
+                    name: "throttle signals", outcome: .ok,
+                    detail: "jobs \(jobs): all readable" + (over.isEmpty ? ", none past its limit" : "; past the limit now: " + over.joined(separator: "; "))))
+            }
+        }
+        return checks
     }
 
     /// The object store, when archives go to one: credentials resolve, the bucket lists, and

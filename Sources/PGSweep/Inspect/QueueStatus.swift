@@ -34,6 +34,16 @@ public struct QueueStatus: Sendable, Encodable {
     public var lastRuns: [LastRun]
     /// Each index of the table, when asked for (`status --indexes`).
     public var indexes: [IndexBloat]?
+    /// Each configured throttle signal now, against its limit (for the jobs that share those
+    /// settings), and the signals that cannot be read.
+    public var throttle: [Throttled] = []
+
+    /// The throttle signals of some jobs.
+    public struct Throttled: Sendable, Encodable {
+        public var jobs: [String]
+        public var readings: [ThrottleReading]
+        public var unreadable: [String]
+    }
 
     /// Reads the status. Thresholds come from the configuration: the orphan age from the
     /// `reclaim_orphans` job (per flow, when it has overrides), `max_retries` from the
@@ -140,6 +150,15 @@ public struct QueueStatus: Sendable, Encodable {
                     rows: try row.decode(Int64.self, at: 4) ?? 0, error: try row.decode(String.self, at: 5))
             }
         }
-        return QueueStatus(table: config.table.description, at: now, flows: result, lastRuns: lastRuns)
+        var status = QueueStatus(table: config.table.description, at: now, flows: result, lastRuns: lastRuns)
+        var seen: [ThrottleSettings] = []
+        for job in config.jobs where job.limits.throttle.isEnabled && !seen.contains(job.limits.throttle) {
+            seen.append(job.limits.throttle)
+            let snapshot = try ThrottleSignals(settings: job.limits.throttle).read(on: connection)
+            status.throttle.append(Throttled(
+                jobs: config.jobs.filter { $0.limits.throttle == job.limits.throttle }.map(\.name), readings: snapshot.readings,
+                unreadable: snapshot.unreadable.map { "\($0.signal): \($0.reason)" }))
+        }
+        return status
     }
 }

@@ -64,6 +64,16 @@ struct AnalyzeJob: PlainRegisteredJob {
             "analyzed": String(due && !context.dryRun), "would_analyze": String(due),
         ]
         guard due, !context.dryRun else { return result }
+        switch try context.waitForThrottle(deadline: context.clock.now().addingTimeInterval(context.limits.maxRuntime.seconds)) {
+        case .go: break
+        case .shutdown:
+            result.interrupted = true
+            return result
+        case .deadline(let signal):
+            result.details["analyzed"] = "false"
+            result.details["throttled_by"] = signal
+            return result
+        }
         // ANALYZE samples a bounded number of rows, but on a big table it can outlast a
         // batch's statement timeout; give it the job's whole runtime.
         try context.connection.withSettings([("statement_timeout", context.limits.maxRuntime.postgresSetting)]) {

@@ -94,6 +94,14 @@ struct ReindexJob: PlainRegisteredJob {
                 notes.append("max_runtime reached; the rest wait for the next run")
                 break
             }
+            switch try context.waitForThrottle(deadline: started.addingTimeInterval(context.limits.maxRuntime.seconds)) {
+            case .go: break
+            case .shutdown:
+                result.interrupted = true
+            case .deadline(let signal):
+                notes.append("max_runtime reached while throttled by \(signal); the rest wait for the next run")
+            }
+            if result.interrupted || context.throttle?.endedBy != nil { break }
             let figure = "\(index.name) \(ByteSize.format(index.sizeBytes)), bloat \(Int((index.bloat ?? 0) * 100))% (\(index.method.rawValue))"
             if context.dryRun {
                 notes.append("would rebuild \(figure)")

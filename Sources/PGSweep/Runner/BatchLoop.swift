@@ -50,16 +50,12 @@ public struct BatchLoop {
                 outcome.stop = .maxRuntime
                 break
             }
-            if let throttle = context.throttle {
-                switch try throttle.waitWhileOver(deadline: deadline) {
-                case .go: break
-                case .shutdown: outcome.stop = .shutdown
-                case .deadline(let signal):
-                    throttle.endedBy = signal
-                    outcome.stop = .maxRuntime
-                }
-                if outcome.stop != .exhausted { break }
+            switch try context.waitForThrottle(deadline: deadline) {
+            case .go: break
+            case .shutdown: outcome.stop = .shutdown
+            case .deadline: outcome.stop = .maxRuntime
             }
+            if outcome.stop != .exhausted { break }
             let walBefore = try context.throttle?.walPosition()
             let batchStart = clock.now()
             var counts: RunCounts

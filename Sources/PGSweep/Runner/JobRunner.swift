@@ -178,10 +178,21 @@ public struct JobRunner {
         jobLogger[metadataKey: LogKey.job] = .string(job.name)
         let started = clock.now()
         do {
-            let result = try work.transaction(.readOnly) { connection in
+            // Whether the job would start throttled, read before the READ ONLY transaction.
+            var throttledBy: ThrottleReading?
+            if job.limits.throttle.isEnabled {
+                throttledBy = try ThrottleSignals(settings: job.limits.throttle).read(on: work).over
+            }
+            var result = try work.transaction(.readOnly) { connection in
                 let maintenance = job.job(config: config)
                 try Self.requireColumns(of: maintenance, in: queue)
                 return try maintenance.run(context(job, work: connection, logger: jobLogger, now: now, dryRun: true, runID: 0, queue: queue))
+            }
+            if let throttledBy {
+                result.details["would_start_throttled_by"] = "\(throttledBy.signal): \(throttledBy.value) (limit \(throttledBy.limit))"
+                jobLogger.info(
+                    "would start throttled",
+                    metadata: [LogKey.signal: .string(throttledBy.signal), LogKey.value: .string(throttledBy.value), LogKey.limit: .string(throttledBy.limit)])
             }
             logSummary(jobLogger, status: .succeeded, result: result, error: nil, duration: clock.now().timeIntervalSince(started), dryRun: true)
             return .init(job: job.name, status: .succeeded, runID: nil, result: result, error: nil, duration: clock.now().timeIntervalSince(started))

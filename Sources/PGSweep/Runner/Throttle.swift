@@ -111,3 +111,15 @@ final class Throttle {
         seconds[signal, default: 0] += clock.now().timeIntervalSince(from)
     }
 }
+
+extension JobContext {
+    /// Waits while a throttle signal is past its limit, before work that is not a batch (an
+    /// index rebuild, an ANALYZE). Returns why it stopped waiting; `.go` at once without a
+    /// throttle or in a dry run. A wait that reaches `deadline` is recorded as ending the run.
+    func waitForThrottle(deadline: Date) throws -> Throttle.Outcome {
+        guard !dryRun, let throttle else { return .go }
+        let outcome = try throttle.waitWhileOver(deadline: deadline)
+        if case .deadline(let signal) = outcome { throttle.endedBy = signal }
+        return outcome
+    }
+}
