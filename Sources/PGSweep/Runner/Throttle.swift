@@ -70,6 +70,7 @@ final class Throttle {
             seconds[over.signal, default: 0] += clock.now().timeIntervalSince(checkpoint)
             if shutdown.isRequested { return .shutdown }
             if clock.now() >= deadline { return .deadline(signal: over.signal) }
+            cached = nil  // the wait was for a fresh look
             guard let still = try snapshot().over else { return .go }
             over = still
         }
