@@ -31,6 +31,35 @@ struct ConfigLoaderTests {
         #expect(config.archive.compressionLevel == 3)
     }
 
+    @Test("throttle: safe defaults, defaults' keys for every job, a job's own keys override one by one, off turns a signal off")
+    func throttle() throws {
+        let config = try parse(
+            """
+            defaults:
+              throttle: { check_interval: 1s, max_replica_lag: 10s, max_wal_rate: 20MB/s }
+            jobs:
+              plain: { type: archive, schedule: "@daily" }
+              nice: { type: archive, schedule: "@daily", throttle: { max_replica_lag: off, nice_ratio: 0.5, query: "SELECT false" } }
+            """)
+        let plain = try #require(config.jobs.first { $0.name == "plain" }).limits.throttle
+        let nice = try #require(config.jobs.first { $0.name == "nice" }).limits.throttle
+        #expect(plain.checkInterval == .seconds(1) && nice.checkInterval == .seconds(1))
+        #expect(plain.maxReplicaLag == .seconds(10))
+        #expect(nice.maxReplicaLag == nil)
+        #expect(plain.maxWalRate == 20 << 20 && nice.maxWalRate == 20 << 20)
+        #expect(plain.niceRatio == 0 && nice.niceRatio == 0.5)
+        #expect(plain.query == nil && nice.query == "SELECT false")
+        let defaults = ThrottleSettings()
+        #expect(defaults.maxReplicaLag == .seconds(30) && defaults.maxReplicaLagBytes == 1 << 30)
+        #expect(defaults.minSlotSafeWalSize == 1 << 30 && defaults.maxArchiveBacklog == 128)
+        #expect(defaults.maxWalRate == nil && defaults.maxActiveSessions == nil && defaults.niceRatio == 0 && defaults.query == nil)
+        #expect(issues("defaults:\n  throttle: { nice_ratio: -1, max_replica_lag: soon, check_intervall: 1s }\njobs: {}") == [
+            "/etc/pgsweep/jobs.yaml:2:27: defaults.throttle.nice_ratio: expected a number of 0 or more, like 0.5, got \"-1\"",
+            "/etc/pgsweep/jobs.yaml:2:48: defaults.throttle.max_replica_lag: expected a duration like 7d, got \"soon\"",
+            "/etc/pgsweep/jobs.yaml:2:54: defaults.throttle.check_intervall: unknown key \"check_intervall\"; did you mean \"check_interval\"?",
+        ])
+    }
+
     @Test("relative paths start at the configuration file's folder: the archive and the metrics textfile")
     func relativePaths() throws {
         let config = try parse("archive:\n  directory: data/archive\nmetrics:\n  textfile: ../metrics/pgsweep.prom\njobs: {}")
