@@ -12,6 +12,16 @@ public struct ProcessOutput: Sendable {
     public var stderr: String
     /// stdout and stderr together, for assertions that something appears nowhere.
     public var all: String { stdout + stderr }
+
+    /// `NAME=value` lines of stdout (what `ops/pglocal` and `ops/s3local` print), by name.
+    public var assignments: [String: String] {
+        var settings: [String: String] = [:]
+        for line in stdout.split(separator: "\n") {
+            let parts = line.split(separator: "=", maxSplits: 1)
+            if parts.count == 2 { settings[String(parts[0])] = String(parts[1]) }
+        }
+        return settings
+    }
 }
 
 /// Runs child processes with posix_spawn, output captured in temporary files (no pipe

@@ -45,39 +45,25 @@ public final class TestCluster: Sendable {
     /// Starts a streaming standby of this cluster (`pg_basebackup -R`), stopped and deleted like
     /// the clusters when the test process ends.
     public func startStandby() throws -> TestCluster {
-        let folder = "/tmp/pgsw-standby-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let output = try ProcessRunner.run("/bin/bash", [RepositoryPaths.file("ops/pglocal"), "standby", socketDirectory, folder])
-        guard output.status == 0 else {
-            throw TestClusterError(reason: "ops/pglocal standby failed (exit \(output.status)):\n\(output.all)")
-        }
-        var settings: [String: String] = [:]
-        for line in output.stdout.split(separator: "\n") {
-            let parts = line.split(separator: "=", maxSplits: 1)
-            if parts.count == 2 { settings[String(parts[0])] = String(parts[1]) }
-        }
-        guard let host = settings["PGHOST"], let port = settings["PGPORT"].flatMap(Int.init) else {
-            throw TestClusterError(reason: "ops/pglocal printed no PGHOST/PGPORT:\n\(output.all)")
-        }
-        Cleanup.register(folder: folder)
-        return TestCluster(socketDirectory: host, port: port)
+        try Self.launch(["standby", socketDirectory], folder: "/tmp/pgsw-standby-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
     }
 
     private static func start() throws(TestClusterError) -> TestCluster {
-        let folder = "/tmp/pgsw-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try launch(["start"], folder: "/tmp/pgsw-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+    }
+
+    /// Runs `ops/pglocal <arguments> <folder>` and reads the server's settings from what it prints.
+    private static func launch(_ arguments: [String], folder: String) throws(TestClusterError) -> TestCluster {
         let output: ProcessOutput
         do {
-            output = try ProcessRunner.run("/bin/bash", [RepositoryPaths.file("ops/pglocal"), "start", folder])
+            output = try ProcessRunner.run("/bin/bash", [RepositoryPaths.file("ops/pglocal")] + arguments + [folder])
         } catch {
             throw TestClusterError(reason: "could not run ops/pglocal: \(error)")
         }
         guard output.status == 0 else {
-            throw TestClusterError(reason: "ops/pglocal start failed (exit \(output.status)):\n\(output.all)")
+            throw TestClusterError(reason: "ops/pglocal \(arguments[0]) failed (exit \(output.status)):\n\(output.all)")
         }
-        var settings: [String: String] = [:]
-        for line in output.stdout.split(separator: "\n") {
-            let parts = line.split(separator: "=", maxSplits: 1)
-            if parts.count == 2 { settings[String(parts[0])] = String(parts[1]) }
-        }
+        let settings = output.assignments
         guard let host = settings["PGHOST"], let port = settings["PGPORT"].flatMap(Int.init) else {
             throw TestClusterError(reason: "ops/pglocal printed no PGHOST/PGPORT:\n\(output.all)")
         }

@@ -55,13 +55,8 @@ public final class TestObjectStore: Sendable {
         guard output.status == 0 else {
             throw TestClusterError(reason: "ops/s3local start failed (exit \(output.status)):\n\(output.all)")
         }
-        var settings: [String: String] = [:]
-        for line in output.stdout.split(separator: "\n") {
-            let parts = line.split(separator: "=", maxSplits: 1)
-            if parts.count == 2 { settings[String(parts[0])] = String(parts[1]) }
-        }
         stopAtExit(folder)
-        return try TestObjectStore(settings: settings)
+        return try TestObjectStore(settings: output.assignments)
     }
 
     /// A watchdog stops the store when this process ends, however it ends: it waits on a

@@ -72,3 +72,18 @@ public struct ThrottleSettings: Sendable, Equatable {
         }
     }
 }
+
+extension PGSweepConfig {
+    /// The jobs' throttle settings that have any signal on, each once, with the jobs that use them.
+    public var throttleGroups: [(settings: ThrottleSettings, jobs: [String])] {
+        var groups: [(settings: ThrottleSettings, jobs: [String])] = []
+        for job in jobs where job.limits.throttle.isEnabled {
+            if let index = groups.firstIndex(where: { $0.settings == job.limits.throttle }) {
+                groups[index].jobs.append(job.name)
+            } else {
+                groups.append((job.limits.throttle, [job.name]))
+            }
+        }
+        return groups
+    }
+}

@@ -186,11 +186,9 @@ public struct Doctor {
                 name: "server role", outcome: .warning,
                 detail: "a standby (in recovery): every job is skipped here; point pgsweep at the primary")]
         }
-        var seen: [ThrottleSettings] = []
-        for job in config.jobs where job.limits.throttle.isEnabled && !seen.contains(job.limits.throttle) {
-            seen.append(job.limits.throttle)
-            let jobs = config.jobs.filter { $0.limits.throttle == job.limits.throttle }.map(\.name).joined(separator: ", ")
-            let snapshot = try ThrottleSignals(settings: job.limits.throttle).read(on: connection)
+        for (settings, names) in config.throttleGroups {
+            let jobs = names.joined(separator: ", ")
+            let snapshot = try ThrottleSignals(settings: settings).read(on: connection)
             let over = snapshot.readings.filter(\.over).map { "\($0.signal) \($0.value) (limit \($0.limit))" }
             if !snapshot.unreadable.isEmpty {
                 checks.append(Check(

@@ -151,13 +151,10 @@ public struct QueueStatus: Sendable, Encodable {
             }
         }
         var status = QueueStatus(table: config.table.description, at: now, flows: result, lastRuns: lastRuns)
-        var seen: [ThrottleSettings] = []
-        for job in config.jobs where job.limits.throttle.isEnabled && !seen.contains(job.limits.throttle) {
-            seen.append(job.limits.throttle)
-            let snapshot = try ThrottleSignals(settings: job.limits.throttle).read(on: connection)
+        for (settings, jobs) in config.throttleGroups {
+            let snapshot = try ThrottleSignals(settings: settings).read(on: connection)
             status.throttle.append(Throttled(
-                jobs: config.jobs.filter { $0.limits.throttle == job.limits.throttle }.map(\.name), readings: snapshot.readings,
-                unreadable: snapshot.unreadable.map { "\($0.signal): \($0.reason)" }))
+                jobs: jobs, readings: snapshot.readings, unreadable: snapshot.unreadable.map { "\($0.signal): \($0.reason)" }))
         }
         return status
     }

@@ -97,35 +97,24 @@ public struct MetricsExporter {
         var samples: [Sample] = []
         let key = table.quoted
         let label = ("table", table.description)
-        let totals = QualifiedName(schema: schema, name: "job_totals").quoted
-        for row in try connection.query(
-            "SELECT job, status, sum(runs)::int8 AS runs FROM \(totals) WHERE table_name IN ($1, '') GROUP BY 1, 2 ORDER BY 1, 2", [key])
-        {
-            let job = try row.require(String.self, "job")
-            samples.append(Sample(
-                kind: .counter, descriptor: MetricName.jobRuns, job: job,
-                labels: [("job", job), label, ("status", try row.require(String.self, "status"))],
-                value: Double(try row.require(Int64.self, "runs"))))
-        }
-        let rowTotals = QualifiedName(schema: schema, name: "job_row_totals").quoted
-        for row in try connection.query(
-            "SELECT job, action, sum(rows)::int8 AS rows FROM \(rowTotals) WHERE table_name IN ($1, '') GROUP BY 1, 2 ORDER BY 1, 2", [key])
-        {
-            let job = try row.require(String.self, "job")
-            samples.append(Sample(
-                kind: .counter, descriptor: MetricName.rows, job: job,
-                labels: [("job", job), label, ("action", try row.require(String.self, "action"))],
-                value: Double(try row.require(Int64.self, "rows"))))
-        }
-        let throttleTotals = QualifiedName(schema: schema, name: "job_throttle_totals").quoted
-        for row in try connection.query(
-            "SELECT job, signal, sum(seconds)::float8 AS seconds FROM \(throttleTotals) WHERE table_name IN ($1, '') GROUP BY 1, 2 ORDER BY 1, 2", [key])
-        {
-            let job = try row.require(String.self, "job")
-            samples.append(Sample(
-                kind: .counter, descriptor: MetricName.throttled, job: job,
-                labels: [("job", job), label, ("reason", try row.require(String.self, "signal"))],
-                value: try row.require(Double.self, "seconds")))
+        // Counters, each from its totals table: (table, the label's column and name, the summed column).
+        let counters: [(MetricNameDescriptor, String, column: String, label: String, sum: String)] = [
+            (MetricName.jobRuns, "job_totals", "status", "status", "runs"),
+            (MetricName.rows, "job_row_totals", "action", "action", "rows"),
+            (MetricName.throttled, "job_throttle_totals", "signal", "reason", "seconds"),
+        ]
+        for (descriptor, name, column, labelName, sum) in counters {
+            let totals = QualifiedName(schema: schema, name: name).quoted
+            for row in try connection.query(
+                "SELECT job, \(column) AS label, sum(\(sum))::float8 AS value FROM \(totals) WHERE table_name IN ($1, '') GROUP BY 1, 2 ORDER BY 1, 2",
+                [key])
+            {
+                let job = try row.require(String.self, "job")
+                samples.append(Sample(
+                    kind: .counter, descriptor: descriptor, job: job,
+                    labels: [("job", job), label, (labelName, try row.require(String.self, "label"))],
+                    value: try row.require(Double.self, "value")))
+            }
         }
         let runs = QualifiedName(schema: schema, name: "job_runs").quoted
         let latest = try connection.query(
