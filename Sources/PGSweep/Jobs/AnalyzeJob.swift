@@ -6,7 +6,11 @@ import LibPQ
 /// Reads `n_mod_since_analyze` from `pg_stat_user_tables` and the row estimate from
 /// `pg_class` (summed over the partitions of a partitioned table, whose own entry stays
 /// empty); analyzes when `n_mod_since_analyze / max(reltuples, 1)` reaches
-/// `min_modified_ratio`, or on every run with `force: true`. Records what it saw.
+/// `min_modified_ratio`, or on every run with `force: true`. With `vacuum: true` it runs
+/// `VACUUM (ANALYZE, TRUNCATE false)` instead: after maintenance deleted or updated a large
+/// share of the table, index-only scans (the dashboard's counts) stay fast only once a vacuum
+/// has set the visibility map; TRUNCATE false skips the end-of-table truncation, which takes
+/// an ACCESS EXCLUSIVE lock. Records what it saw.
 struct AnalyzeJob: PlainRegisteredJob {
     let definition: JobDefinition
     let settings: PerFlow<Settings>
@@ -26,8 +30,10 @@ struct AnalyzeJob: PlainRegisteredJob {
         var minModifiedRatio: Double = 0.1
         /// `force` (bool, default: false): ANALYZE on every run.
         var force = false
+        /// `vacuum` (bool, default: false): `VACUUM (ANALYZE, TRUNCATE false)` instead of ANALYZE.
+        var vacuum = false
 
-        static let keys = ["min_modified_ratio", "force"]
+        static let keys = ["min_modified_ratio", "force", "vacuum"]
         static let flowKeys: [String] = []
 
         init(limits: JobLimits) {}
@@ -36,6 +42,7 @@ struct AnalyzeJob: PlainRegisteredJob {
             switch key {
             case "min_modified_ratio": minModifiedRatio = value.ratio() ?? minModifiedRatio
             case "force": force = value.bool() ?? force
+            case "vacuum": vacuum = value.bool() ?? vacuum
             default: break
             }
         }
@@ -62,6 +69,7 @@ struct AnalyzeJob: PlainRegisteredJob {
             "modified_ratio": String(format: "%.4f", ratio), "min_modified_ratio": String(settings.base.minModifiedRatio),
             "last_analyze": lastAnalyze.map(PostgresTimestamp.format) ?? "never",
             "analyzed": String(due && !context.dryRun), "would_analyze": String(due),
+            "vacuum": String(settings.base.vacuum),
         ]
         guard due, !context.dryRun else { return result }
         switch try context.waitForThrottle(deadline: context.clock.now().addingTimeInterval(context.limits.maxRuntime.seconds)) {
@@ -79,7 +87,9 @@ struct AnalyzeJob: PlainRegisteredJob {
         try context.connection.withSettings([("statement_timeout", context.limits.maxRuntime.postgresSetting)]) {
             context.shutdown.setActiveStatement(context.connection.cancelHandle())
             defer { context.shutdown.setActiveStatement(nil) }
-            try context.connection.execute("ANALYZE \(queue.name.quoted)")
+            // VACUUM cannot run in a transaction; the job's connection is in autocommit here.
+            try context.connection.execute(
+                settings.base.vacuum ? "VACUUM (ANALYZE, TRUNCATE false) \(queue.name.quoted)" : "ANALYZE \(queue.name.quoted)")
         }
         try context.progress?.recordCommitted(RunCounts(batches: 1), on: context.connection)
         result.batches = 1
