@@ -67,75 +67,75 @@ struct ThrottleSignals {
     }
 
     private func replicas(_ connection: Connection) throws -> [ThrottleReading] {
-            var readings: [ThrottleReading] = []
-            let rows = try connection.query(
-                """
-                SELECT coalesce(application_name, '') || coalesce(' at ' || client_addr::text, '') AS standby, state,
-                       coalesce(extract(epoch FROM replay_lag), 0)::float8 AS lag_seconds,
-                       coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn), 0)::float8 AS lag_bytes
-                FROM pg_stat_replication
-                """)
-            if try rows.contains(where: { try $0.decode(String.self, "state") == nil }) {
-                throw Hidden(reason: "pg_stat_replication hides its standbys from this role (grant it pg_monitor)")
-            }
-            var worstSeconds: (Double, String) = (0, "no standby")
-            var worstBytes: (Double, String) = (0, "no standby")
-            for row in rows {
-                let name = try row.require(String.self, "standby")
-                let seconds = try row.require(Double.self, "lag_seconds"), bytes = try row.require(Double.self, "lag_bytes")
-                if seconds >= worstSeconds.0 { worstSeconds = (seconds, "standby \(name)") }
-                if bytes >= worstBytes.0 { worstBytes = (bytes, "standby \(name)") }
-            }
-            if let limit = settings.maxReplicaLag {
-                readings.append(ThrottleReading(
-                    signal: "replica_lag", value: String(format: "%.1fs", worstSeconds.0) + " on \(worstSeconds.1)",
-                    limit: limit.description, over: worstSeconds.0 > limit.seconds))
-            }
-            if let limit = settings.maxReplicaLagBytes {
-                readings.append(ThrottleReading(
-                    signal: "replica_lag_bytes", value: "\(ByteSize.format(Int64(worstBytes.0))) on \(worstBytes.1)",
-                    limit: ByteSize.format(limit), over: worstBytes.0 > Double(limit)))
-            }
-            return readings
+        var readings: [ThrottleReading] = []
+        let rows = try connection.query(
+            """
+            SELECT coalesce(application_name, '') || coalesce(' at ' || client_addr::text, '') AS standby, state,
+                   coalesce(extract(epoch FROM replay_lag), 0)::float8 AS lag_seconds,
+                   coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn), 0)::float8 AS lag_bytes
+            FROM pg_stat_replication
+            """)
+        if try rows.contains(where: { try $0.decode(String.self, "state") == nil }) {
+            throw Hidden(reason: "pg_stat_replication hides its standbys from this role (grant it pg_monitor)")
+        }
+        var worstSeconds: (Double, String) = (0, "no standby")
+        var worstBytes: (Double, String) = (0, "no standby")
+        for row in rows {
+            let name = try row.require(String.self, "standby")
+            let seconds = try row.require(Double.self, "lag_seconds"), bytes = try row.require(Double.self, "lag_bytes")
+            if seconds >= worstSeconds.0 { worstSeconds = (seconds, "standby \(name)") }
+            if bytes >= worstBytes.0 { worstBytes = (bytes, "standby \(name)") }
+        }
+        if let limit = settings.maxReplicaLag {
+            readings.append(ThrottleReading(
+                signal: "replica_lag", value: String(format: "%.1fs", worstSeconds.0) + " on \(worstSeconds.1)",
+                limit: limit.description, over: worstSeconds.0 > limit.seconds))
+        }
+        if let limit = settings.maxReplicaLagBytes {
+            readings.append(ThrottleReading(
+                signal: "replica_lag_bytes", value: "\(ByteSize.format(Int64(worstBytes.0))) on \(worstBytes.1)",
+                limit: ByteSize.format(limit), over: worstBytes.0 > Double(limit)))
+        }
+        return readings
     }
 
     private func slots(_ connection: Connection) throws -> [ThrottleReading] {
-            var readings: [ThrottleReading] = []
-            // wal_status and safe_wal_size exist from PostgreSQL 13.
-            let modern = try connection.query("SELECT current_setting('server_version_num')::int >= 130000 AS modern")[0]
-                .require(Bool.self, "modern")
-            let rows = try connection.query(
-                """
-                SELECT slot_name::text AS slot, slot_type, \(modern ? "wal_status, safe_wal_size::float8" : "NULL::text AS wal_status, NULL::float8 AS safe_wal_size"),
-                       CASE WHEN slot_type = 'logical' THEN pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::float8 END AS lag_bytes
-                FROM pg_replication_slots
-                """)
-            var unreserved: [String] = []
-            var safest: (Double, String)?
-            var laggiest: (Double, String)?
-            for row in rows {
-                let slot = try row.require(String.self, "slot")
-                if try row.decode(String.self, "wal_status") == "unreserved" { unreserved.append(slot) }
-                if let safe = try row.decode(Double.self, "safe_wal_size"), safe < (safest?.0 ?? .infinity) { safest = (safe, slot) }
-                if let lag = try row.decode(Double.self, "lag_bytes"), lag > (laggiest?.0 ?? -1) { laggiest = (lag, slot) }
-            }
-            if let limit = settings.minSlotSafeWalSize {
-                readings.append(ThrottleReading(
-                    signal: "slot_unreserved",
-                    value: unreserved.isEmpty ? "no slot unreserved" : "slot(s) \(unreserved.joined(separator: ", ")) unreserved",
-                    limit: "none unreserved", over: !unreserved.isEmpty))
-                readings.append(ThrottleReading(
-                    signal: "slot_safe_wal_size",
-                    value: safest.map { "\(ByteSize.format(Int64(max(0, $0.0)))) left on slot \($0.1)" } ?? "no limit (max_slot_wal_keep_size unset)",
-                    limit: ByteSize.format(limit), over: (safest?.0 ?? .infinity) < Double(limit)))
-            }
-            if let limit = settings.maxSlotLagBytes {
-                readings.append(ThrottleReading(
-                    signal: "slot_lag_bytes",
-                    value: laggiest.map { "\(ByteSize.format(Int64($0.0))) unconfirmed on slot \($0.1)" } ?? "no logical slot",
-                    limit: ByteSize.format(limit), over: (laggiest?.0 ?? 0) > Double(limit)))
-            }
-            return readings
+        var readings: [ThrottleReading] = []
+        // wal_status and safe_wal_size exist from PostgreSQL 13.
+        let modern = try connection.query("SELECT current_setting('server_version_num')::int >= 130000 AS modern")[0]
+            .require(Bool.self, "modern")
+        let rows = try connection.query(
+            """
+            SELECT slot_name::text AS slot, slot_type, \(modern ? "wal_status, safe_wal_size::float8" : "NULL::text AS wal_status, NULL::float8 AS safe_wal_size"),
+                   CASE WHEN slot_type = 'logical' THEN pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::float8 END AS lag_bytes
+            FROM pg_replication_slots
+            """)
+        var unreserved: [String] = []
+        var safest: (Double, String)?
+        var laggiest: (Double, String)?
+        for row in rows {
+            let slot = try row.require(String.self, "slot")
+            if try row.decode(String.self, "wal_status") == "unreserved" { unreserved.append(slot) }
+            if let safe = try row.decode(Double.self, "safe_wal_size"), safe < (safest?.0 ?? .infinity) { safest = (safe, slot) }
+            if let lag = try row.decode(Double.self, "lag_bytes"), lag > (laggiest?.0 ?? -1) { laggiest = (lag, slot) }
+        }
+        if let limit = settings.minSlotSafeWalSize {
+            readings.append(ThrottleReading(
+                signal: "slot_unreserved",
+                value: unreserved.isEmpty ? "no slot unreserved" : "slot(s) \(unreserved.joined(separator: ", ")) unreserved",
+                limit: "none unreserved", over: !unreserved.isEmpty))
+            readings.append(ThrottleReading(
+                signal: "slot_safe_wal_size",
+                value: safest.map { "\(ByteSize.format(Int64(max(0, $0.0)))) left on slot \($0.1)" } ?? "no limit (max_slot_wal_keep_size unset)",
+                limit: ByteSize.format(limit), over: (safest?.0 ?? .infinity) < Double(limit)))
+        }
+        if let limit = settings.maxSlotLagBytes {
+            readings.append(ThrottleReading(
+                signal: "slot_lag_bytes",
+                value: laggiest.map { "\(ByteSize.format(Int64($0.0))) unconfirmed on slot \($0.1)" } ?? "no logical slot",
+                limit: ByteSize.format(limit), over: (laggiest?.0 ?? 0) > Double(limit)))
+        }
+        return readings
     }
 
     /// Runs `read`; a missing privilege makes the signal unreadable instead of failing the run.
