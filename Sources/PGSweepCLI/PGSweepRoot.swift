@@ -12,7 +12,7 @@ struct PGSweepRoot: ParsableCommand {
             SIGINT/SIGTERM.
             """,
         version: PGSweepVersion.current,
-        subcommands: [Run.self, Daemon.self, Status.self, History.self, Explain.self, Archive.self, Restore.self, Config.self, Schema.self, Doctor.self]
+        subcommands: [Run.self, Daemon.self, Status.self, History.self, Explain.self, Archive.self, Restore.self, Config.self, Schema.self, Doctor.self, Metrics.self]
     )
 
     @OptionGroup var global: GlobalOptions

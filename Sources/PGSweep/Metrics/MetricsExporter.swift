@@ -22,6 +22,8 @@ public struct MetricsExporter {
     /// The table whose jobs are exported.
     public let table: QualifiedName
     public let logger: Logger
+    /// The queue's gauges, exported beside the job counters when set.
+    var queueGauges: QueueGauges?
 
     /// An exporter for the jobs of `table` (resolved, schema-qualified).
     public init(settings: PGSweepConfig.MetricsSettings, schema: String, table: QualifiedName, logger: Logger) {
@@ -39,10 +41,21 @@ public struct MetricsExporter {
         do {
             let connection = try connect()
             let table = try QueueTable.resolve(config.table, on: connection).name
-            MetricsExporter(settings: config.metrics, schema: config.schema, table: table, logger: logger).export(using: connection)
+            var exporter = MetricsExporter(settings: config.metrics, schema: config.schema, table: table, logger: logger)
+            exporter.queueGauges = QueueGauges(config: config)
+            exporter.export(using: connection)
         } catch {
             logger.error("could not export metrics", metadata: [LogKey.error: "\(error)"])
         }
+    }
+
+    /// The whole exposition of `config`'s table, job counters and queue gauges, in the
+    /// Prometheus text format (`pgsweep metrics`).
+    public static func exposition(config: PGSweepConfig, logger: Logger, on connection: Connection) throws -> String {
+        let table = try QueueTable.resolve(config.table, on: connection).name
+        var exporter = MetricsExporter(settings: config.metrics, schema: config.schema, table: table, logger: logger)
+        exporter.queueGauges = QueueGauges(config: config)
+        return render(try exporter.read(using: connection))
     }
 
     /// True when there is somewhere to export to.
@@ -94,7 +107,7 @@ public struct MetricsExporter {
     /// The current values, from pgsweep's tables: this table's rows, and rows from before
     /// pgsweep recorded tables (schema version 1), which can only have been one table's.
     func read(using connection: Connection) throws -> [Sample] {
-        var samples: [Sample] = []
+        var samples: [Sample] = try queueGauges?.read(table: table, on: connection) ?? []
         let key = table.quoted
         let label = ("table", table.description)
         // Counters, each from its totals table: (table, the label's column and name, the summed column).

@@ -1,0 +1,119 @@
+import Foundation
+import LibPQ
+import Prometheus
+
+/// The queue's health as gauges, labelled by table and flow: rows by status, age of the
+/// oldest pending row, orphans, failed rows with retries left and used up (all as `status`
+/// computes them, through the seed's indexes); rows the archive job would take now and the
+/// age of the oldest of them; completions in the last five minutes; table and index sizes.
+///
+/// Read in one READ ONLY transaction with a time budget (`statement_timeout` of `budget`).
+/// The archivable count is exact below `estimateAbove` rows by the planner's estimate, and
+/// the estimate itself above it, labelled `estimated="true"`: counting millions of rows
+/// through the cleanup index would cost more than a scrape may.
+struct QueueGauges {
+    let config: PGSweepConfig
+    /// Defaults to two seconds.
+    var budget = ConfigDuration.seconds(2)
+    /// Defaults to one million rows.
+    var estimateAbove: Double = 1_000_000
+
+    func read(table: QualifiedName, on connection: Connection) throws -> [MetricsExporter.Sample] {
+        try connection.transaction(.readOnly) { connection in
+            try connection.set([("statement_timeout", budget.postgresSetting)], for: .transaction)
+            let started = DispatchTime.now()
+            var samples: [MetricsExporter.Sample] = []
+            let label = ("table", table.description)
+            func gauge(_ descriptor: MetricNameDescriptor, _ labels: [(String, String)], _ value: Double) {
+                samples.append(.init(kind: .gauge, descriptor: descriptor, job: Self.group, labels: [label] + labels, value: value))
+            }
+            let status = try QueueStatus.read(config: config, flow: nil, on: connection)
+            for flow in status.flows {
+                for state in ["pending", "processing", "completed", "failed"] {
+                    gauge(MetricName.queueRows, [("flow", flow.flow), ("status", state)], Double(flow.counts[state] ?? 0))
+                }
+                gauge(MetricName.oldestPending, [("flow", flow.flow)], flow.oldestPendingAgeSeconds ?? 0)
+                gauge(MetricName.orphans, [("flow", flow.flow)], Double(flow.orphans))
+                gauge(MetricName.failed, [("flow", flow.flow), ("retries", "left")], Double(flow.failedRetryable))
+                gauge(MetricName.failed, [("flow", flow.flow), ("retries", "used_up")], Double(flow.failedRetriesUsedUp))
+            }
+            let quoted = config.table.quoted
+            // Completions in the last five minutes, through idx_<table>_cleanup_timestamps (completed_at first).
+            var recent: [String: Double] = [:]
+            for row in try connection.query(
+                "SELECT flow_name, count(*)::float8 FROM \(quoted) WHERE completed_at > now() - interval '5 minutes' AND status = 'completed' GROUP BY 1")
+            {
+                recent[try row.require(String.self, at: 0)] = try row.require(Double.self, at: 1)
+            }
+            for flow in status.flows { gauge(MetricName.completedRecently, [("flow", flow.flow)], recent[flow.flow] ?? 0) }
+            try archivable(status.flows.map(\.flow), table: quoted, on: connection, into: gauge)
+            let sizes = try connection.query(
+                """
+                SELECT coalesce(sum(pg_table_size(relid)), 0)::float8, coalesce(sum(pg_indexes_size(relid)), 0)::float8
+                FROM (\(QueueTable.leafRelations("$1::regclass"))) t
+                """, [quoted])[0]
+            gauge(MetricName.tableBytes, [], try sizes.require(Double.self, at: 0))
+            gauge(MetricName.indexBytes, [], try sizes.require(Double.self, at: 1))
+            gauge(MetricName.gaugeReadSeconds, [], Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9)
+            return samples
+        }
+    }
+
+    /// Rows the archive job would take now, and the age of the oldest of them, per flow.
+    private func archivable(
+        _ flows: [String], table: String, on connection: Connection,
+        into gauge: (MetricNameDescriptor, [(String, String)], Double) -> Void
+    ) throws {
+        guard let settings = config.jobs.lazy.compactMap({ $0.settings(ArchiveJob.Settings.self) }).first else { return }
+        let now = try connection.query("SELECT now()")[0].require(Date.self, at: 0)
+        let completedCutoff = now.addingTimeInterval(-settings.base.completedBefore.seconds)
+        let failedCutoff = now.addingTimeInterval(-settings.base.failedBefore.seconds)
+        let condition = """
+            ((completed_at < $1 AND status = 'completed')
+             OR (completed_at IS NULL AND created_at < $2 AND status = 'failed' AND retry_count >= $3))
+            """
+        let parameters: [(any PostgresBindable)?] = [completedCutoff, failedCutoff, settings.base.maxRetries]
+        // Two estimates summed: the planner multiplies the selectivities of `completed_at <` and
+        // `status =` as if unrelated, while only completed rows have a completed_at.
+        let estimate = try Plan("SELECT 1 FROM \(table) WHERE completed_at < $1", [completedCutoff], on: connection).rows
+            + Plan(
+                "SELECT 1 FROM \(table) WHERE completed_at IS NULL AND created_at < $1 AND status = 'failed' AND retry_count >= $2",
+                [failedCutoff, settings.base.maxRetries], on: connection
+            ).rows
+        let estimated = Double(estimate) > estimateAbove
+        var counts: [String: Double] = [:]
+        var oldest: [String: Double] = [:]
+        if estimated {
+            // The planner's total, shared out by each flow's completed rows.
+            let completed = try connection.query(
+                "SELECT flow_name, count(*)::float8 FROM \(table) WHERE status = 'completed' GROUP BY 1 LIMIT 1000").map {
+                    (try $0.require(String.self, at: 0), try $0.require(Double.self, at: 1))
+                }
+            let total = max(1, completed.map(\.1).reduce(0, +))
+            for (flow, count) in completed { counts[flow] = (Double(estimate) * count / total).rounded() }
+        } else {
+            for row in try connection.query(
+                "SELECT flow_name, count(*)::float8, extract(epoch FROM now() - min(coalesce(completed_at, created_at)))::float8 FROM \(table) WHERE \(condition) GROUP BY 1",
+                parameters)
+            {
+                let flow = try row.require(String.self, at: 0)
+                counts[flow] = try row.require(Double.self, at: 1)
+                oldest[flow] = try row.decode(Double.self, at: 2) ?? 0
+            }
+        }
+        // The oldest archivable row's age, through the cleanup index's first entry.
+        for flow in flows {
+            if estimated {
+                oldest[flow] = try connection.query(
+                    "SELECT extract(epoch FROM now() - min(completed_at))::float8 FROM \(table) WHERE completed_at < $1 AND status = 'completed' AND flow_name = $2",
+                    [completedCutoff, flow])[0].decode(Double.self, at: 0) ?? 0
+            }
+            let labels = [("flow", flow), ("estimated", estimated ? "true" : "false")]
+            gauge(MetricName.archivable, labels, counts[flow] ?? 0)
+            gauge(MetricName.oldestArchivable, [("flow", flow)], oldest[flow] ?? 0)
+        }
+    }
+
+    /// The Pushgateway group of the queue gauges.
+    static let group = "pgsweep_queue"
+}
