@@ -80,7 +80,7 @@ let package = Package(
         .testTarget(name: "PGSweepTests", dependencies: ["PGSweep", "TestSupport"]),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["PGSweep", "LibPQ", "TestSupport", "PGSweepCLI", "PGSweepBench"]
+            dependencies: ["PGSweep", "LibPQ", "TestSupport", "PGSweepCLI", "PGSweepBench", "ObjectStore"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -12,7 +12,8 @@ extension PGSweepRoot {
             discussion: """
                 Sleeps until the next fire time of any enabled job, runs what is due, repeats. \
                 SIGTERM/SIGINT: the current batch commits or rolls back, the run is recorded, exit \
-                143/130. SIGHUP re-reads the configuration; an invalid one is logged and the old kept.
+                143/130. SIGHUP re-reads the configuration; an invalid one is logged and the old kept. \
+                With metrics.listen set, serves GET /metrics and GET /healthz there.
                 """)
 
         @OptionGroup var global: GlobalOptions
@@ -23,6 +24,13 @@ extension PGSweepRoot {
             SignalWatcher.install(shutdown)
             let environment = ProcessInfo.processInfo.environment
             let logger = context.logger
+            var server: MetricsServer?
+            if let listen = context.config.metrics.listen {
+                let config = context.config
+                server = MetricsServer(config: config, logger: logger) { try config.connect(logger: logger) }
+                try server?.start(host: listen.host, port: listen.port)
+            }
+            defer { server?.schedulerStopped() }
             try Scheduler(
                 config: context.config, logger: logger, shutdown: shutdown,
                 connect: { try $0.connect(logger: logger) },

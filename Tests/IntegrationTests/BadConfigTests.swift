@@ -46,6 +46,7 @@ struct BadConfigTests {
         ("archive:\n  s3: { bucket: abc, part_size: 1MB }\n", "archive.s3.part_size: expected a size of 5MB or more, like 8MB, got \"1MB\""),
         ("archive:\n  s3: { bucket: abc, endpoint: \"minio:9000\" }\n", "archive.s3.endpoint: expected an http or https URL"),
         ("archive:\n  s3: { bucket: abc, pathstyle: true }\n", "archive.s3.pathstyle: unknown key \"pathstyle\"; did you mean \"path_style\"?"),
+        ("metrics:\n  listen: localhost:9187\n", "metrics.listen: expected an IPv4 address and port like 127.0.0.1:9187, got \"localhost:9187\""),
         ("archive:\n  s3: { bucket: abc, retries: 99 }\n", "archive.s3.retries: expected an integer from 0 to 20, got \"99\""),
     ])
     func refused(extra: String, expected: String) throws {

@@ -1,4 +1,5 @@
 import Foundation
+import ObjectStore
 import Testing
 import TestSupport
 
@@ -52,6 +53,41 @@ struct DaemonTests {
             daemon.signal(SIGINT)
             #expect(eventually(within: 10) { daemon.hasExited })
             #expect(try daemon.wait().status == 130)
+        }
+    }
+
+    @Test("metrics.listen: the daemon serves /metrics (promtool-valid, cached) and /healthz; other paths are 404")
+    func servesMetrics() async throws {
+        try await TestDatabase.with(queueTable: true) { database in
+            let scratch = try ScratchFolder()
+            let port = try freeLocalPort()
+            let config = try RunnerTests.prepare(
+                database, scratch, jobs: "  archive: { type: archive, schedule: \"0 3 * * *\" }",
+                extra: "archive:\n  directory: \(scratch.file("archive"))\nmetrics:\n  listen: 127.0.0.1:\(port)\n  cache: 1h")
+            try QueueFixture.load(try database.connect(), count: 1_000)
+            let daemon = try ProcessRunner.start(RepositoryPaths.executable("pgsweep"), ["--config", config, "--log-format", "json", "daemon"])
+            defer {
+                daemon.signal(SIGKILL)
+                _ = try? daemon.wait()
+            }
+            let client = try HTTPClient()
+            let origin = "http://127.0.0.1:\(port)"
+            var health: HTTPResponse?
+            #expect(eventually { health = try? client.send(HTTPRequest(method: "GET", origin: origin, path: "/healthz")); return health != nil })
+            #expect(health?.status == 200)
+            #expect(health?.text == "ok\n")
+            let metrics = try client.send(HTTPRequest(method: "GET", origin: origin, path: "/metrics"))
+            #expect(metrics.status == 200)
+            #expect(metrics.text.contains("pgsweep_queue_rows{table=\"public.processing_queue\""), "\(metrics.text)")
+            try metrics.text.write(toFile: scratch.file("scrape.prom"), atomically: true, encoding: .utf8)
+            let check = try ProcessRunner.run("/bin/bash", ["-c", "promtool check metrics < \"$0\"", scratch.file("scrape.prom")])
+            #expect(check.status == 0, "\(check.all)")
+            // Within metrics.cache a scrape gets the same answer, whatever changed meanwhile.
+            try database.connect().execute("DELETE FROM processing_queue")
+            #expect(try client.send(HTTPRequest(method: "GET", origin: origin, path: "/metrics")).text == metrics.text)
+            #expect(try client.send(HTTPRequest(method: "GET", origin: origin, path: "/other")).status == 404)
+            daemon.signal(SIGTERM)
+            #expect(eventually(within: 10) { daemon.hasExited })
         }
     }
 }

@@ -7,7 +7,7 @@ public enum ConfigLoader {
     /// Keys under `database:`, `archive:` and `metrics:`.
     static let databaseKeys = ["url", "statement_timeout", "lock_timeout"]
     static let archiveKeys = ["directory", "s3", "compression_level", "min_free_space"]
-    static let metricsKeys = ["textfile", "pushgateway"]
+    static let metricsKeys = ["textfile", "pushgateway", "listen", "cache"]
     /// Keys of a job besides the limits and the type's own keys.
     static let jobKeys = ["type", "schedule", "enabled", "flows", "flow_overrides"]
 
@@ -148,6 +148,15 @@ public enum ConfigLoader {
         for (key, child) in value.mapping(allowed: metricsKeys) ?? [] {
             switch key {
             case "textfile": settings.textfile = child.parsed("a file path") { $0.isEmpty ? nil : $0 }
+            case "listen":
+                settings.listen = child.parsed("an IPv4 address and port like 127.0.0.1:9187") { text in
+                    let parts = text.split(separator: ":")
+                    guard parts.count == 2, let port = Int(parts[1]), (0...65535).contains(port),
+                        parts[0].split(separator: ".").count == 4, parts[0].split(separator: ".").allSatisfy({ UInt8($0) != nil })
+                    else { return nil }
+                    return (String(parts[0]), port)
+                } ?? settings.listen
+            case "cache": settings.cache = child.parsed("a duration like 15s", positiveDuration) ?? settings.cache
             default:
                 settings.pushgateway = child.parsed("an http:// or https:// URL") { text in
                     guard let url = URL(string: text), ["http", "https"].contains(url.scheme ?? ""), url.host != nil

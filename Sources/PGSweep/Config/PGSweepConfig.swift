@@ -50,6 +50,12 @@ public struct PGSweepConfig: Sendable {
         /// `pushgateway` (URL, optional): a Prometheus Pushgateway to push to after every run;
         /// a failed push is logged and does not fail the run.
         public var pushgateway: String?
+        /// `listen` (`host:port`, optional): the daemon serves `GET /metrics` and `GET /healthz`
+        /// there, e.g. `127.0.0.1:9187`.
+        public var listen: (host: String, port: Int)?
+        /// `cache` (duration, default: 15s): a scrape within this long of the last one gets
+        /// the same answer, so many scrapers cost one read.
+        public var cache: ConfigDuration = .seconds(15)
 
         public init(textfile: String? = nil, pushgateway: String? = nil) {
             self.textfile = textfile

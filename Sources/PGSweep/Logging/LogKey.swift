@@ -43,6 +43,7 @@ public enum LogKey {
     public static let objectStoreCode = "s3.code"
     public static let objectStoreResource = "s3.resource"
     public static let attempt = "attempt"
+    public static let listen = "listen"
     public static let signal = "throttle.signal"
     public static let value = "throttle.value"
     public static let limit = "throttle.limit"
