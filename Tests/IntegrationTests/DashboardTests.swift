@@ -28,6 +28,7 @@ struct DashboardTests {
                       reclaim: { type: reclaim_orphans, schedule: "*/5 * * * *", batch_size: 50, throttle: { nice_ratio: 0.1 } }
                       reset: { type: reset_failed, schedule: "*/15 * * * *" }
                       archive: { type: archive, schedule: "0 3 * * *" }
+                      reindex: { type: reindex, schedule: "0 4 * * 0", min_size: 1TB }
                     """,
                 extra: "archive:\n  directory: \(scratch.file("archive"))\n  min_free_space: 1kB\nmetrics:\n  listen: 127.0.0.1:\(port)\n  cache: 1s")
             try QueueFixture.load(try database.connect(), count: 2_000)

@@ -141,6 +141,12 @@ struct ReindexJob: PlainRegisteredJob {
                 }
             }
         }
+        // Each index's bloat as JSON, for the index bloat gauge (read from the last run, never
+        // measured per scrape).
+        let bloat = Dictionary(measured.compactMap { index in index.bloat.map { (index.name, $0) } }, uniquingKeysWith: { a, _ in a })
+        if let json = try? JSONSerialization.data(withJSONObject: bloat, options: [.sortedKeys]) {
+            result.details["bloat"] = String(decoding: json, as: UTF8.self)
+        }
         result.details["indexes"] = measured.map {
             "\($0.name) \(ByteSize.format($0.sizeBytes)) \($0.bloat.map { "\(Int($0 * 100))%" } ?? "?") \($0.method.rawValue)"
         }.joined(separator: "; ")

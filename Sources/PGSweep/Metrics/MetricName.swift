@@ -87,4 +87,10 @@ public enum MetricName {
         namespace: "pgsweep", subsystem: "queue", metricName: "gauges_read", unitName: "seconds",
         helpText: "Time taken to read the queue gauges.")
     }
+    /// Gauge `pgsweep_queue_index_bloat_ratio{table,index}`: from the last reindex run's measurement.
+    public static var indexBloat: MetricNameDescriptor {
+        MetricNameDescriptor(
+        namespace: "pgsweep", subsystem: "queue", metricName: "index_bloat", unitName: "ratio",
+        helpText: "Share of each index's file holding no live entries, as the last reindex run measured it.")
+    }
 }

@@ -54,9 +54,25 @@ struct QueueGauges {
                 """, [quoted])[0]
             gauge(MetricName.tableBytes, [], try sizes.require(Double.self, at: 0))
             gauge(MetricName.indexBytes, [], try sizes.require(Double.self, at: 1))
+            for (index, ratio) in try lastBloat(on: connection) { gauge(MetricName.indexBloat, [("index", index)], ratio) }
             gauge(MetricName.gaugeReadSeconds, [], Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9)
             return samples
         }
+    }
+
+    /// Each index's bloat as the last reindex run of the table measured it; none before one ran.
+    private func lastBloat(on connection: Connection) throws -> [(String, Double)] {
+        let runs = QualifiedName(schema: config.schema, name: "job_runs").quoted
+        guard try connection.query("SELECT to_regclass($1) IS NOT NULL", [runs])[0].decode(Bool.self, at: 0) == true,
+            let text = try connection.query(
+                """
+                SELECT details->>'bloat' FROM \(runs)
+                WHERE job_type = 'reindex' AND table_name = $1 AND status = 'succeeded' AND details ? 'bloat'
+                ORDER BY id DESC LIMIT 1
+                """, [try QueueTable.resolve(config.table, on: connection).name.quoted]).first?.decode(String.self, at: 0),
+            let values = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: NSNumber]
+        else { return [] }
+        return values.map { ($0.key, $0.value.doubleValue) }.sorted { $0.0 < $1.0 }
     }
 
     /// Rows the archive job would take now, and the age of the oldest of them, per flow.
