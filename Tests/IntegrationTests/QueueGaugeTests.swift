@@ -49,13 +49,13 @@ struct QueueGaugeTests {
             for flow in flows {
                 let f = "flow=\"\(flow)\""
                 for status in ["pending", "processing", "completed", "failed"] {
-                    #expect(values["pgsweep_queue_rows{\(table),\(f),status=\"\(status)\"}"] == (try Self.count(connection, "status = '\(status)'", flow)))
+                    #expect(values["pgsweep_queue_rows{\(table),\(f),status=\"\(status)\",estimated=\"false\"}"] == (try Self.count(connection, "status = '\(status)'", flow)))
                 }
-                #expect(values["pgsweep_queue_orphans{\(table),\(f)}"]
+                #expect(values["pgsweep_queue_orphans{\(table),\(f),estimated=\"false\"}"]
                     == (try Self.count(connection, "status = 'processing' AND claimed_at < now() - interval '1 hour'", flow)))
-                #expect(values["pgsweep_queue_failed_rows{\(table),\(f),retries=\"used_up\"}"]
+                #expect(values["pgsweep_queue_failed_rows{\(table),\(f),retries=\"used_up\",estimated=\"false\"}"]
                     == (try Self.count(connection, "status = 'failed' AND retry_count >= 3", flow)))
-                #expect(values["pgsweep_queue_failed_rows{\(table),\(f),retries=\"left\"}"]
+                #expect(values["pgsweep_queue_failed_rows{\(table),\(f),retries=\"left\",estimated=\"false\"}"]
                     == (try Self.count(connection, "status = 'failed' AND retry_count < 3", flow)))
                 #expect(values["pgsweep_queue_completed_last_5m{\(table),\(f)}"]
                     == (try Self.count(connection, "status = 'completed' AND completed_at > now() - interval '5 minutes'", flow)))
@@ -71,7 +71,7 @@ struct QueueGaugeTests {
         }
     }
 
-    @Test("above the threshold the archivable count is the planner's estimate, labelled estimated")
+    @Test("above the threshold the counts are the planner's estimates, labelled estimated")
     func estimateAboveThreshold() async throws {
         try await TestDatabase.with(queueTable: true) { database in
             let scratch = try ScratchFolder()
@@ -88,6 +88,12 @@ struct QueueGaugeTests {
             let exact = Double(try connection.query("SELECT count(*) FROM processing_queue WHERE \(ArchiveTests.archivable)")[0].decode(Int64.self, at: 0) ?? 0)
             let total = archivable.map(\.value).reduce(0, +)
             #expect(total > exact * 0.5 && total < exact * 1.5, "estimate \(total), exact \(exact)")
+            let rows = samples.filter { $0.descriptor.name == MetricName.queueRows.name }
+            #expect(rows.count == 20 && rows.allSatisfy { $0.labels.contains { $0 == ("estimated", "true") } })
+            let all = rows.map(\.value).reduce(0, +)
+            #expect(all > 8_000 && all < 12_000, "estimated \(all) rows of 10000")
+            let pending = rows.filter { $0.labels.contains { $0 == ("status", "pending") } }.map(\.value).reduce(0, +)
+            #expect(pending > 1_000 && pending < 3_000, "estimated \(pending) pending rows of 2000")
         }
     }
 }

@@ -45,29 +45,28 @@ public struct QueueStatus: Sendable, Encodable {
         public var unreadable: [String]
     }
 
+    /// The table's flows: a skip scan over idx_<table>_flow_name_status, one index probe per flow.
+    static func flows(of table: String, on connection: Connection) throws -> [String] {
+        try connection.query(
+            """
+            WITH RECURSIVE f AS (
+                (SELECT flow_name FROM \(table) ORDER BY flow_name LIMIT 1)
+                UNION ALL
+                SELECT (SELECT flow_name FROM \(table) WHERE flow_name > f.flow_name ORDER BY flow_name LIMIT 1)
+                FROM f WHERE f.flow_name IS NOT NULL
+            )
+            SELECT flow_name FROM f WHERE flow_name IS NOT NULL
+            """
+        ).map { try $0.require(String.self, at: 0) }
+    }
+
     /// Reads the status. Thresholds come from the configuration: the orphan age from the
     /// `reclaim_orphans` job (per flow, when it has overrides), `max_retries` from the
     /// `reset_failed` job; without such jobs, the defaults (1h, `defaults.max_retries`).
     public static func read(config: PGSweepConfig, flow: String?, on connection: Connection) throws -> QueueStatus {
         let table = config.table.quoted
         let now = try connection.query("SELECT now()")[0].require(Date.self, at: 0)
-        let flows: [String]
-        if let flow {
-            flows = [flow]
-        } else {
-            // A skip scan over idx_<table>_flow_name_status: one index probe per flow.
-            flows = try connection.query(
-                """
-                WITH RECURSIVE f AS (
-                    (SELECT flow_name FROM \(table) ORDER BY flow_name LIMIT 1)
-                    UNION ALL
-                    SELECT (SELECT flow_name FROM \(table) WHERE flow_name > f.flow_name ORDER BY flow_name LIMIT 1)
-                    FROM f WHERE f.flow_name IS NOT NULL
-                )
-                SELECT flow_name FROM f WHERE flow_name IS NOT NULL
-                """
-            ).map { try $0.require(String.self, at: 0) }
-        }
+        let flows = try flow.map { [$0] } ?? Self.flows(of: table, on: connection)
         let reclaim = config.jobs.lazy.compactMap { $0.settings(ReclaimOrphansJob.Settings.self) }.first
         let reset = config.jobs.lazy.compactMap { $0.settings(ResetFailedJob.Settings.self) }.first
         let defaultRetries = JobLimits().maxRetries
