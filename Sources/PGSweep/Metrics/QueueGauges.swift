@@ -147,13 +147,15 @@ struct QueueGauges {
         var counts: [String: Double] = [:]
         var oldest: [String: Double] = [:]
         if estimated {
-            // The planner's total, shared out by each flow's completed rows.
-            let completed = try connection.query(
-                "SELECT flow_name, count(*)::float8 FROM \(table) WHERE status = 'completed' GROUP BY 1 LIMIT 1000").map {
-                    (try $0.require(String.self, at: 0), try $0.require(Double.self, at: 1))
-                }
-            let total = max(1, completed.map(\.1).reduce(0, +))
-            for (flow, count) in completed { counts[flow] = (Double(estimate) * count / total).rounded() }
+            // Each flow's share by the planner too: the same two plans, with the flow.
+            for flow in flows {
+                counts[flow] = Double(
+                    try Plan("SELECT 1 FROM \(table) WHERE completed_at < $1 AND flow_name = $2", [completedCutoff, flow], on: connection).rows
+                        + Plan(
+                            "SELECT 1 FROM \(table) WHERE completed_at IS NULL AND created_at < $1 AND status = 'failed' AND retry_count >= $2 AND flow_name = $3",
+                            [failedCutoff, settings.base.maxRetries, flow], on: connection
+                        ).rows)
+            }
         } else {
             for row in try connection.query(
                 "SELECT flow_name, count(*)::float8, extract(epoch FROM now() - min(coalesce(completed_at, created_at)))::float8 FROM \(table) WHERE \(condition) GROUP BY 1",
