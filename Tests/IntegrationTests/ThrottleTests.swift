@@ -29,8 +29,21 @@ struct ThrottleTests {
         return (try row.decode(String.self, at: 0) ?? "", try row.decode(Double.self, at: 1) ?? 0, by)
     }
 
-    /// A primary with a caught-up standby whose replay is then paused.
-    static func pausedStandby() throws -> (primary: TestCluster, standby: TestCluster) {
+    /// Loads 3,000 fixture rows, waits until the standby has replayed them, then pauses its
+    /// replay. Returns the archivable rows and a connection to the standby.
+    static func loadThenPauseReplay(
+        _ connection: Connection, primary: TestCluster, standby: TestCluster, sourceLocation: SourceLocation = #_sourceLocation
+    ) throws -> (archivable: Int64, replica: Connection) {
+        try QueueFixture.load(connection, count: 3_000)
+        let archivable = try count(connection, "SELECT count(*) FROM processing_queue WHERE \(ArchiveTests.archivable)")
+        #expect(try waitCaughtUp(try primary.connect()), sourceLocation: sourceLocation)
+        let replica = try standby.connect()
+        try replica.execute("SELECT pg_wal_replay_pause()")
+        return (archivable, replica)
+    }
+
+    /// A primary with a streaming standby of its own.
+    static func primaryWithStandby() throws -> (primary: TestCluster, standby: TestCluster) {
         let primary = try TestCluster.startAnother()
         let standby = try primary.startStandby()
         return (primary, standby)
@@ -44,16 +57,12 @@ struct ThrottleTests {
 
     @Test("a paused standby holds the job after its first batch; replay resumed, it finishes; the run records the pause")
     func replicaLag() async throws {
-        let (primary, standby) = try Self.pausedStandby()
+        let (primary, standby) = try Self.primaryWithStandby()
         try await TestDatabase.with(queueTable: true, cluster: primary) { database in
             let scratch = try ScratchFolder()
             let config = try Self.prepare(database, scratch, throttle: "{ check_interval: 100ms, max_replica_lag_bytes: 64kB }")
             let connection = try database.connect()
-            try QueueFixture.load(connection, count: 3_000)
-            let archivable = try Self.count(connection, "SELECT count(*) FROM processing_queue WHERE \(ArchiveTests.archivable)")
-            #expect(try Self.waitCaughtUp(try primary.connect()))
-            let replica = try standby.connect()
-            try replica.execute("SELECT pg_wal_replay_pause()")
+            let (archivable, replica) = try Self.loadThenPauseReplay(connection, primary: primary, standby: standby)
 
             let run = try ProcessRunner.start(RepositoryPaths.executable("pgsweep"), ["--config", config, "run", "archive"], environment: CLI.environment())
             #expect(eventually { run.stderrSoFar.contains("\"msg\":\"throttling\"") || run.hasExited }, "\(run.stderrSoFar)")
@@ -78,17 +87,13 @@ struct ThrottleTests {
 
     @Test("max_runtime reached while throttled: the run ends with what it committed, recorded as throttled and by what")
     func maxRuntimeWhileThrottled() async throws {
-        let (primary, standby) = try Self.pausedStandby()
+        let (primary, standby) = try Self.primaryWithStandby()
         try await TestDatabase.with(queueTable: true, cluster: primary) { database in
             let scratch = try ScratchFolder()
             let config = try Self.prepare(
                 database, scratch, throttle: "{ check_interval: 100ms, max_replica_lag_bytes: 64kB }", job: ", max_runtime: 2s")
             let connection = try database.connect()
-            try QueueFixture.load(connection, count: 3_000)
-            let archivable = try Self.count(connection, "SELECT count(*) FROM processing_queue WHERE \(ArchiveTests.archivable)")
-            #expect(try Self.waitCaughtUp(try primary.connect()))
-            let replica = try standby.connect()
-            try replica.execute("SELECT pg_wal_replay_pause()")
+            let (archivable, replica) = try Self.loadThenPauseReplay(connection, primary: primary, standby: standby)
             defer { _ = try? replica.execute("SELECT pg_wal_replay_resume()") }
 
             let output = try CLI.run(["--config", config, "run", "archive"])
@@ -168,7 +173,7 @@ struct ThrottleTests {
 
     @Test("on a standby, run --all exits 0 with every job skipped and nothing written")
     func onStandby() async throws {
-        let (primary, standby) = try Self.pausedStandby()
+        let (primary, standby) = try Self.primaryWithStandby()
         try await TestDatabase.with(queueTable: true, cluster: primary) { database in
             let scratch = try ScratchFolder()
             let config = try RunnerTests.prepare(

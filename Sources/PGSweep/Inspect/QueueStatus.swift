@@ -67,13 +67,9 @@ public struct QueueStatus: Sendable, Encodable {
         let table = config.table.quoted
         let now = try connection.query("SELECT now()")[0].require(Date.self, at: 0)
         let flows = try flow.map { [$0] } ?? Self.flows(of: table, on: connection)
-        let reclaim = config.jobs.lazy.compactMap { $0.settings(ReclaimOrphansJob.Settings.self) }.first
-        let reset = config.jobs.lazy.compactMap { $0.settings(ResetFailedJob.Settings.self) }.first
-        let defaultRetries = JobLimits().maxRetries
-        let orphanAge = { (flow: String) in reclaim?.settings(for: flow).claimedBefore ?? .seconds(3600) }
-        let maxRetries = { (flow: String) in
-            reset?.settings(for: flow).maxRetries ?? reclaim?.settings(for: flow).maxRetries ?? defaultRetries
-        }
+        let thresholds = QueueThresholds(config: config)
+        let orphanAge = thresholds.orphanAge
+        let maxRetries = thresholds.maxRetries
         let cutoffs = flows.map { now.addingTimeInterval(-orphanAge($0).seconds) }
 
         // Orphans of every flow in one pass over idx_<table>_processing_claimed_at (rows in

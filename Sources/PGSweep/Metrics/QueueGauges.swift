@@ -63,7 +63,7 @@ struct QueueGauges {
                 """, [quoted])[0]
             gauge(MetricName.tableBytes, [], try sizes.require(Double.self, at: 0))
             gauge(MetricName.indexBytes, [], try sizes.require(Double.self, at: 1))
-            for (index, ratio) in try lastBloat(on: connection) { gauge(MetricName.indexBloat, [("index", index)], ratio) }
+            for (index, ratio) in try lastBloat(of: table, on: connection) { gauge(MetricName.indexBloat, [("index", index)], ratio) }
             gauge(MetricName.gaugeReadSeconds, [], Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9)
             return samples
         }
@@ -84,8 +84,7 @@ struct QueueGauges {
     private func estimatedCounts(
         _ flows: [String], table: String, on connection: Connection, into gauge: (MetricNameDescriptor, [(String, String)], Double) -> Void
     ) throws {
-        let reclaim = config.jobs.lazy.compactMap { $0.settings(ReclaimOrphansJob.Settings.self) }.first
-        let reset = config.jobs.lazy.compactMap { $0.settings(ResetFailedJob.Settings.self) }.first
+        let thresholds = QueueThresholds(config: config)
         let now = try connection.query("SELECT now()")[0].require(Date.self, at: 0)
         let estimated = ("estimated", "true")
         func plan(_ condition: String, _ parameters: [(any PostgresBindable)?]) throws -> Double {
@@ -99,16 +98,16 @@ struct QueueGauges {
             let oldest = try connection.query(
                 "SELECT extract(epoch FROM now() - min(created_at))::float8 FROM \(table) WHERE flow_name = $1 AND status = 'pending'", [flow])[0]
             gauge(MetricName.oldestPending, [f], try oldest.decode(Double.self, at: 0) ?? 0)
-            let cutoff = now.addingTimeInterval(-(reclaim?.settings(for: flow).claimedBefore ?? .seconds(3600)).seconds)
+            let cutoff = now.addingTimeInterval(-thresholds.orphanAge(flow).seconds)
             gauge(MetricName.orphans, [f, estimated], try plan("flow_name = $1 AND status = 'processing' AND claimed_at < $2", [flow, cutoff]))
-            let retries = reset?.settings(for: flow).maxRetries ?? reclaim?.settings(for: flow).maxRetries ?? JobLimits().maxRetries
+            let retries = thresholds.maxRetries(flow)
             gauge(MetricName.failed, [f, ("retries", "left"), estimated], try plan("flow_name = $1 AND status = 'failed' AND retry_count < $2", [flow, retries]))
             gauge(MetricName.failed, [f, ("retries", "used_up"), estimated], try plan("flow_name = $1 AND status = 'failed' AND retry_count >= $2", [flow, retries]))
         }
     }
 
     /// Each index's bloat as the last reindex run of the table measured it; none before one ran.
-    private func lastBloat(on connection: Connection) throws -> [(String, Double)] {
+    private func lastBloat(of table: QualifiedName, on connection: Connection) throws -> [(String, Double)] {
         let runs = QualifiedName(schema: config.schema, name: "job_runs").quoted
         guard try connection.query("SELECT to_regclass($1) IS NOT NULL", [runs])[0].decode(Bool.self, at: 0) == true,
             let text = try connection.query(
@@ -116,7 +115,7 @@ struct QueueGauges {
                 SELECT details->>'bloat' FROM \(runs)
                 WHERE job_type = 'reindex' AND table_name = $1 AND status = 'succeeded' AND details ? 'bloat'
                 ORDER BY id DESC LIMIT 1
-                """, [try QueueTable.resolve(config.table, on: connection).name.quoted]).first?.decode(String.self, at: 0),
+                """, [table.quoted]).first?.decode(String.self, at: 0),
             let values = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: NSNumber]
         else { return [] }
         return values.map { ($0.key, $0.value.doubleValue) }.sorted { $0.0 < $1.0 }
