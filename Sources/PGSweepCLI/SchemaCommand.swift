@@ -28,6 +28,9 @@ extension PGSweepRoot {
                     result.indexesCreated.isEmpty
                         ? "indexes: none missing"
                         : "indexes: created \(result.indexesCreated.joined(separator: ", "))")
+                if let statistics = result.statisticsCreated {
+                    print("statistics: created \(statistics) (flow_name, status) and analyzed the table")
+                }
                 for (expected, existing) in result.indexesEquivalent {
                     print("  \(expected): valid (as \(existing), which has the same definition)")
                 }

@@ -16,6 +16,9 @@ extension PGSweepRoot {
         @Flag(help: "Print JSON.")
         var json = false
 
+        @Flag(help: "Count every row of each flow and status (by default, counts above \(QueueStatus.exactCountLimit) rows are the planner's estimates, marked ~).")
+        var exact = false
+
         @Flag(help: "Also measure each index of the table: size, bloat (pgstatindex, else an estimate), valid.")
         var indexes = false
 
@@ -25,7 +28,8 @@ extension PGSweepRoot {
         func run() throws {
             let context = try CommandContext(options: global)
             let connection = try context.connect()
-            var status = try QueueStatus.read(config: context.config, flow: flow, on: connection)
+            var status = try QueueStatus.read(
+                config: context.config, flow: flow, exactUpTo: exact ? nil : QueueStatus.exactCountLimit, on: connection)
             if indexes { status.indexes = try IndexBloat.measure(table: context.config.table, on: connection, preferEstimate: estimate) }
             if json {
                 try JSONOutput.print(status)
@@ -36,20 +40,27 @@ extension PGSweepRoot {
                 "flow", "pending", "processing", "completed", "failed", "oldest pending", "orphans", "retryable", "retries used up",
             ])
             var totals = [Int64](repeating: 0, count: 7)
+            var estimatedTotals = Set<String>()
+            /// A count, `~` marking the planner's estimate.
+            func shown(_ count: Int64, _ estimated: Bool) -> String { estimated ? "~\(count)" : String(count) }
             for flow in status.flows {
-                let values = [
-                    flow.counts["pending"] ?? 0, flow.counts["processing"] ?? 0, flow.counts["completed"] ?? 0,
-                    flow.counts["failed"] ?? 0, flow.orphans, flow.failedRetryable, flow.failedRetriesUsedUp,
-                ]
+                let counts = QueueStatus.statuses.map { flow.counts[$0] ?? 0 }
+                let values = counts + [flow.orphans, flow.failedRetryable, flow.failedRetriesUsedUp]
                 for (index, value) in values.enumerated() { totals[index] += value }
+                estimatedTotals.formUnion(flow.estimated)
                 flows.add(
-                    [flow.flow] + values[0..<4].map(String.init) + [Self.age(flow.oldestPendingAgeSeconds)]
-                        + values[4...].map(String.init))
+                    [flow.flow] + zip(QueueStatus.statuses, counts).map { shown($1, flow.estimated.contains($0)) }
+                        + [Self.age(flow.oldestPendingAgeSeconds)] + values[4...].map(String.init))
             }
             if status.flows.count > 1 {
-                flows.add(["total"] + totals[0..<4].map(String.init) + [""] + totals[4...].map(String.init))
+                flows.add(
+                    ["total"] + QueueStatus.statuses.enumerated().map { shown(totals[$0], estimatedTotals.contains($1)) } + [""]
+                        + totals[4...].map(String.init))
             }
             print(flows.render())
+            if !estimatedTotals.isEmpty {
+                print("(~: more than \(QueueStatus.exactCountLimit) rows, the planner's estimate; --exact counts every row)")
+            }
             if let first = status.flows.first {
                 print("(orphans: processing and claimed more than \(first.orphanThreshold) ago; retries used up: retry_count >= \(first.maxRetries))")
             }

@@ -206,34 +206,59 @@ struct QueueJobsTests {
         }
     }
 
-    @Test("status counts match the table, per flow, as text and JSON")
+    @Test("status counts match the table, per flow, as text and JSON; above its limit a count is the planner's estimate, marked")
     func status() async throws {
         try await TestDatabase.with(queueTable: true) { database in
             let scratch = try ScratchFolder()
             let config = try Self.prepare(database, scratch, jobs: "  reclaim: { type: reclaim_orphans, schedule: \"@hourly\" }")
             let connection = try database.connect()
-            let output = try CLI.run(["--config", config, "status", "--json"])
-            #expect(output.status == 0, "\(output.all)")
-            let status = try #require(try JSONSerialization.jsonObject(with: Data(output.stdout.utf8)) as? [String: Any])
-            let flows = try #require(status["flows"] as? [[String: Any]])
-            #expect(flows.count == 5)
-            for flow in flows {
-                let name = try #require(flow["flow"] as? String)
+            // A small flow next to the fixture's five of 40,000 rows each.
+            try connection.execute("INSERT INTO processing_queue (flow_name, status) SELECT 'tiny', 'pending' FROM generate_series(1, 7)")
+            try connection.execute("ANALYZE processing_queue")
+            func flows(_ arguments: [String]) throws -> [String: [String: Any]] {
+                let output = try CLI.run(["--config", config, "status", "--json"] + arguments)
+                #expect(output.status == 0, "\(output.all)")
+                let status = try #require(try JSONSerialization.jsonObject(with: Data(output.stdout.utf8)) as? [String: Any])
+                let flows = try #require(status["flows"] as? [[String: Any]])
+                return Dictionary(uniqueKeysWithValues: flows.map { ($0["flow"] as? String ?? "", $0) })
+            }
+            let exact = try flows(["--exact"])
+            let estimated = try flows([])
+            #expect(exact.count == 6 && estimated.count == 6)
+            for (name, flow) in exact {
                 let counts = try #require(flow["counts"] as? [String: Int])
+                let shown = try #require(estimated[name]?["counts"] as? [String: Int])
+                let marked = try #require(estimated[name]?["estimated"] as? [String])
+                #expect((flow["estimated"] as? [String]) == [])
                 for state in ["pending", "processing", "completed", "failed"] {
                     let actual = try Self.count(connection, "flow_name = $1 AND status = $2", [name, state])
                     #expect(Int64(counts[state] ?? 0) == actual)
+                    if actual > QueueStatus.exactCountLimit {
+                        // The planner's estimate, at least the rows counted.
+                        #expect(marked.contains(state), "\(name) \(state)")
+                        let value = Double(shown[state] ?? 0)
+                        #expect(value > Double(QueueStatus.exactCountLimit) && abs(value - Double(actual)) < Double(actual) * 0.25,
+                                "\(name) \(state): estimated \(value), exact \(actual)")
+                    } else {
+                        #expect(!marked.contains(state) && Int64(shown[state] ?? 0) == actual, "\(name) \(state)")
+                    }
                 }
-                let orphans = try Self.count(
-                    connection, "flow_name = $1 AND status = 'processing' AND claimed_at < now() - interval '1 hour'", [name])
-                #expect(Int64(flow["orphans"] as? Int ?? -1) == orphans)
-                let usedUp = try Self.count(connection, "flow_name = $1 AND status = 'failed' AND retry_count >= 3", [name])
-                #expect(Int64(flow["failed_retries_used_up"] as? Int ?? -1) == usedUp)
+                for counted in [flow, try #require(estimated[name])] {
+                    let orphans = try Self.count(
+                        connection, "flow_name = $1 AND status = 'processing' AND claimed_at < now() - interval '1 hour'", [name])
+                    #expect(Int64(counted["orphans"] as? Int ?? -1) == orphans)
+                    let usedUp = try Self.count(connection, "flow_name = $1 AND status = 'failed' AND retry_count >= 3", [name])
+                    #expect(Int64(counted["failed_retries_used_up"] as? Int ?? -1) == usedUp)
+                }
             }
+            #expect(estimated["tiny"]?["estimated"] as? [String] == [])
             let one = try CLI.run(["--config", config, "status", "--flow", "thumbnail"])
             #expect(one.status == 0)
             #expect(one.stdout.contains("thumbnail"))
             #expect(!one.stdout.contains("email-send"))
+            #expect(one.stdout.contains("~") && one.stdout.contains("the planner's estimate; --exact counts every row"))
+            let tiny = try CLI.run(["--config", config, "status", "--flow", "tiny"])
+            #expect(tiny.status == 0 && !tiny.stdout.contains("~"), "\(tiny.all)")
         }
     }
 }

@@ -15,9 +15,20 @@ public struct QueueStatus: Sendable, Encodable {
         public var failedRetryable: Int64
         public var failedRetriesUsedUp: Int64
         public var maxRetries: Int
+        /// The statuses whose counts are the planner's estimates (more rows than were counted).
+        public var estimated: [String]
         /// How long the flow's own queries (counts by status, oldest pending) took.
         public var elapsedMilliseconds: Double
     }
+
+    /// The statuses a queue row can have.
+    public static let statuses = ["pending", "processing", "completed", "failed"]
+
+    /// Rows counted exactly per flow and status by default; above it, the planner's estimate.
+    /// Measured here, counting index entries costs about 0.16 µs each: four statuses of 5,000
+    /// rows count in about 3.5 ms, inside the seed's 10 ms per flow with room for the
+    /// estimates, where a 200,000-row flow took 20 to 35 ms to count whole.
+    public static let exactCountLimit = 5_000
 
     public struct LastRun: Sendable, Encodable {
         public var job: String
@@ -63,7 +74,11 @@ public struct QueueStatus: Sendable, Encodable {
     /// Reads the status. Thresholds come from the configuration: the orphan age from the
     /// `reclaim_orphans` job (per flow, when it has overrides), `max_retries` from the
     /// `reset_failed` job; without such jobs, the defaults (1h, `defaults.max_retries`).
-    public static func read(config: PGSweepConfig, flow: String?, on connection: Connection) throws -> QueueStatus {
+    /// Each flow's count of a status is exact up to `exactUpTo` rows, else the planner's
+    /// estimate (named in `Flow.estimated`); `nil` counts every row.
+    public static func read(
+        config: PGSweepConfig, flow: String?, exactUpTo: Int? = exactCountLimit, on connection: Connection
+    ) throws -> QueueStatus {
         let table = config.table.quoted
         let now = try connection.query("SELECT now()")[0].require(Date.self, at: 0)
         let flows = try flow.map { [$0] } ?? Self.flows(of: table, on: connection)
@@ -100,29 +115,41 @@ public struct QueueStatus: Sendable, Encodable {
 
         var result: [Flow] = []
         for name in flows {
-            // The seed's per-flow queries: counts through idx_<table>_flow_name_status, the
-            // oldest pending row through idx_<table>_monitoring.
+            // The seed's per-flow queries: counts through idx_<table>_flow_name_status (each
+            // status's index entries, up to the limit), the oldest pending row through
+            // idx_<table>_monitoring. LIMIT NULL counts every row.
             let started = DispatchTime.now()
+            let limit = exactUpTo.map { Int64($0) + 1 }
+            let counted = Self.statuses.indices.map { index in
+                "(SELECT count(*) FROM (SELECT FROM \(table) WHERE flow_name = $1 AND status = $\(index + 3) LIMIT $2::bigint) s)"
+            }
             let row = try connection.query(
                 """
-                SELECT
-                    (SELECT coalesce(json_object_agg(status, n), '{}')::text FROM (
-                        SELECT status, count(*) AS n FROM \(table) WHERE flow_name = $1 GROUP BY status) s),
-                    (SELECT extract(epoch FROM $2 - min(created_at))::float8 FROM \(table)
+                SELECT \(counted.joined(separator: ", ")),
+                    (SELECT extract(epoch FROM $\(Self.statuses.count + 3)::timestamptz - min(created_at))::float8 FROM \(table)
                         WHERE flow_name = $1 AND status = 'pending')
-                """, [name, now])[0]
+                """, [name, limit] + Self.statuses + [now])[0]
+            var counts: [String: Int64] = [:]
+            var estimated: [String] = []
+            for (index, state) in Self.statuses.enumerated() {
+                let count = try row.decode(Int64.self, at: index) ?? 0
+                if let limit, count >= limit {
+                    let planned = try Plan("SELECT 1 FROM \(table) WHERE flow_name = $1 AND status = $2", [name, state], on: connection).rows
+                    counts[state] = max(planned, limit)
+                    estimated.append(state)
+                } else if count > 0 {
+                    counts[state] = count
+                }
+            }
             let elapsed = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e6
-            let countsJSON = try row.decode(String.self, at: 0) ?? "{}"
-            let counts = (try JSONSerialization.jsonObject(with: Data(countsJSON.utf8)) as? [String: NSNumber] ?? [:])
-                .mapValues { $0.int64Value }
-            let limit = maxRetries(name)
+            let retries = maxRetries(name)
             let failures = failed[name] ?? []
             result.append(Flow(
-                flow: name, counts: counts, oldestPendingAgeSeconds: try row.decode(Double.self, at: 1),
+                flow: name, counts: counts, oldestPendingAgeSeconds: try row.decode(Double.self, at: Self.statuses.count),
                 orphans: orphans[name] ?? 0, orphanThreshold: orphanAge(name).description,
-                failedRetryable: failures.filter { $0.retries < limit }.reduce(0) { $0 + $1.count },
-                failedRetriesUsedUp: failures.filter { $0.retries >= limit }.reduce(0) { $0 + $1.count },
-                maxRetries: limit, elapsedMilliseconds: elapsed))
+                failedRetryable: failures.filter { $0.retries < retries }.reduce(0) { $0 + $1.count },
+                failedRetriesUsedUp: failures.filter { $0.retries >= retries }.reduce(0) { $0 + $1.count },
+                maxRetries: retries, estimated: estimated, elapsedMilliseconds: elapsed))
         }
         var lastRuns: [LastRun] = []
         let runsTable = QualifiedName(schema: config.schema, name: "job_runs")

@@ -36,11 +36,11 @@ struct QueueGauges {
                 flows = try QueueStatus.flows(of: quoted, on: connection)
                 try estimatedCounts(flows, table: quoted, on: connection, into: gauge)
             } else {
-                let status = try QueueStatus.read(config: config, flow: nil, on: connection)
+                let status = try QueueStatus.read(config: config, flow: nil, exactUpTo: nil, on: connection)
                 flows = status.flows.map(\.flow)
                 for flow in status.flows {
                     let f = ("flow", flow.flow), exact = ("estimated", "false")
-                    for state in Self.statuses { gauge(MetricName.queueRows, [f, ("status", state), exact], Double(flow.counts[state] ?? 0)) }
+                    for state in QueueStatus.statuses { gauge(MetricName.queueRows, [f, ("status", state), exact], Double(flow.counts[state] ?? 0)) }
                     gauge(MetricName.oldestPending, [f], flow.oldestPendingAgeSeconds ?? 0)
                     gauge(MetricName.orphans, [f, exact], Double(flow.orphans))
                     gauge(MetricName.failed, [f, ("retries", "left"), exact], Double(flow.failedRetryable))
@@ -69,8 +69,6 @@ struct QueueGauges {
         }
     }
 
-    static let statuses = ["pending", "processing", "completed", "failed"]
-
     /// The planner's row count of the table (its partitions summed).
     private func rowEstimate(_ table: String, on connection: Connection) throws -> Double {
         try connection.query(
@@ -92,7 +90,7 @@ struct QueueGauges {
         }
         for flow in flows {
             let f = ("flow", flow)
-            for state in Self.statuses {
+            for state in QueueStatus.statuses {
                 gauge(MetricName.queueRows, [f, ("status", state), estimated], try plan("flow_name = $1 AND status = $2", [flow, state]))
             }
             let oldest = try connection.query(

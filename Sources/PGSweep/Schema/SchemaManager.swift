@@ -33,6 +33,8 @@ public struct SchemaManager {
         public var indexesInvalid: [String]
         /// Expected indexes found under other names (expected name → existing name).
         public var indexesEquivalent: [(expected: String, existing: String)]
+        /// The flow/status statistics object, when this run created it.
+        public var statisticsCreated: String? = nil
     }
 
     /// Applies missing migrations of pgsweep's schema, then creates any missing V007 index
@@ -69,7 +71,39 @@ public struct SchemaManager {
                 created(status.name, on: queue, connection: connection, into: &result)
             }
         }
+        result.statisticsCreated = try applyFlowStatistics(on: queue, connection: connection)
         return result
+    }
+
+    /// The name of the table's statistics object on (flow_name, status).
+    func flowStatisticsName(for table: QualifiedName) -> QualifiedName {
+        QualifiedName(schema: table.schema, name: "\(table.name)_flow_status_stats")
+    }
+
+    /// Creates the table's multi-column statistics on (flow_name, status) when missing, and
+    /// analyzes the table so they exist at once. Without them the planner multiplies the two
+    /// columns' frequencies as if unrelated, and a count `status` and the queue gauges show as
+    /// an estimate (a flow with many rows by status) is off by as much as the flows differ: a
+    /// stalled flow's pending rows read as the table's average. The MCV list holds every
+    /// pair while flows × statuses stay within the statistics target (100 by default).
+    private func applyFlowStatistics(on queue: QueueTable, connection: Connection) throws -> String? {
+        let name = flowStatisticsName(for: queue.name)
+        let exists = try connection.query(
+            "SELECT 1 FROM pg_statistic_ext WHERE stxrelid = $1::oid AND stxkeys::text = (SELECT string_agg(attnum::text, ' ' ORDER BY attnum) FROM pg_attribute WHERE attrelid = $1::oid AND attname IN ('flow_name', 'status')) AND 'm' = ANY(stxkind)",
+            [Int64(queue.oid)])
+        guard exists.isEmpty else { return nil }
+        let owner = try connection.query(
+            "SELECT pg_has_role(relowner, 'USAGE') AND has_schema_privilege(relnamespace, 'CREATE') FROM pg_class WHERE oid = $1::oid", [Int64(queue.oid)])[0].decode(Bool.self, at: 0)
+        guard owner == true else {
+            logger.warning(
+                "statistics on (flow_name, status) missing: creating them takes the table's owner with CREATE on its schema",
+                metadata: ["statistics": .string(name.description)])
+            return nil
+        }
+        logger.info("creating statistics", metadata: ["statistics": .string(name.description)])
+        try connection.execute("CREATE STATISTICS IF NOT EXISTS \(name.quoted) (mcv) ON flow_name, status FROM \(queue.name.quoted)")
+        _ = try connection.withSettings([("statement_timeout", "0")]) { try connection.execute("ANALYZE \(queue.name.quoted)") }
+        return name.description
     }
 
     private func created(_ name: String, on queue: QueueTable, connection: Connection, into result: inout ApplyResult) {
