@@ -50,6 +50,21 @@ public struct ArchiveManifest: Codable, Sendable, Equatable {
     public var batch: Int
     /// When the file was written (UTC, ISO 8601).
     public var writtenAt: String
+    /// The partition the rows came from, when the archive took it whole (nil otherwise).
+    public var partition: Partition?
+
+    /// A partition copied out whole: its name and bounds, enough to create it again.
+    public struct Partition: Codable, Sendable, Equatable {
+        /// Schema-qualified and quoted, as SQL takes it (`public.queue_p20261001`).
+        public var name: String
+        /// As `pg_get_expr(relpartbound)` writes it: `FOR VALUES FROM (...) TO (...)`.
+        public var bounds: String
+
+        public init(name: String, bounds: String) {
+            self.name = name
+            self.bounds = bounds
+        }
+    }
 
     public static let formatName = "pgsweep-archive"
     /// 1: the first layout. 2: adds `source` and `key`, and files live under their source's folder.
@@ -60,7 +75,8 @@ public struct ArchiveManifest: Codable, Sendable, Equatable {
     /// The manifest of a file `facts` describes, from `source`.
     public init(
         pgsweepVersion: String, source: ArchiveSource, key: [String], file: String, columns: [Column],
-        facts: ArchiveFileWriter.Facts, selection: String, job: String, runID: Int64, batch: Int, writtenAt: String
+        facts: ArchiveFileWriter.Facts, selection: String, job: String, runID: Int64, batch: Int, writtenAt: String,
+        partition: Partition? = nil
     ) {
         self.pgsweepVersion = pgsweepVersion
         self.table = "\(source.schema).\(source.table)"
@@ -80,12 +96,13 @@ public struct ArchiveManifest: Codable, Sendable, Equatable {
         self.runID = runID
         self.batch = batch
         self.writtenAt = writtenAt
+        self.partition = partition
     }
 
     enum CodingKeys: String, CodingKey {
         case format, formatVersion = "format_version", pgsweepVersion = "pgsweep_version", table, source, key, file, columns, rows, bytes,
             sha256, minID = "min_id", maxID = "max_id", minCreatedAt = "min_created_at", maxCreatedAt = "max_created_at",
-            selection, job, runID = "run_id", batch, writtenAt = "written_at"
+            selection, job, runID = "run_id", batch, writtenAt = "written_at", partition
     }
 
     /// The manifest as pretty JSON.

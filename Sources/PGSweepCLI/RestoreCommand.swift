@@ -38,12 +38,15 @@ extension PGSweepRoot {
         @Flag(help: "Check and count only; insert nothing.")
         var dryRun = false
 
+        @Flag(help: "Rows of a partition the archive dropped, when no partition of the table takes them: create it from the bounds its files recorded.")
+        var createPartitions = false
+
         @Flag(help: "Print JSON.")
         var json = false
 
         func run() throws {
             let context = try CommandContext(options: global)
-            var options = ArchiveRestorer.Options(flow: flow, dryRun: dryRun)
+            var options = ArchiveRestorer.Options(flow: flow, dryRun: dryRun, createPartitions: createPartitions)
             for (name, value, keyPath) in [("--from", from, \ArchiveRestorer.Options.from), ("--to", to, \.to)] {
                 guard let value else { continue }
                 guard let date = TimeText.parse(value, zone: context.config.timeZone) else {

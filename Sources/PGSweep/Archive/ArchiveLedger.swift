@@ -12,18 +12,19 @@ public struct ArchiveLedger {
 
     var table: String { QualifiedName(schema: schema, name: "archive_batches").quoted }
 
-    /// Records a batch; call inside the batch's transaction.
-    func record(_ manifest: ArchiveManifest, relativePath: String, on connection: Connection) throws {
+    /// Records a batch (of partition `partitionID`, when copied out whole); call inside the
+    /// batch's transaction.
+    func record(_ manifest: ArchiveManifest, relativePath: String, partitionID: Int64? = nil, on connection: Connection) throws {
         guard let source = manifest.source else { preconditionFailure("a new manifest always names its source") }
         try connection.execute(
             """
             INSERT INTO \(table) (run_id, job, table_name, database_system_id, database_name, file, format_version, row_count,
-                                  min_id, max_id, min_time, max_time, bytes, sha256)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+                                  min_id, max_id, min_time, max_time, bytes, sha256, partition_id)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
             """,
             [manifest.runID, manifest.job, QualifiedName(schema: source.schema, name: source.table).quoted, source.systemIdentifier,
              source.database, relativePath, manifest.formatVersion, manifest.rows, manifest.minID, manifest.maxID,
-             manifest.minCreatedAt, manifest.maxCreatedAt, manifest.bytes, manifest.sha256])
+             manifest.minCreatedAt, manifest.maxCreatedAt, manifest.bytes, manifest.sha256, partitionID])
     }
 
     /// One ledger row.

@@ -23,10 +23,29 @@ extension ArchiveRestorer {
             let parameters: [(any PostgresBindable)?] = [options.flow, options.from, options.to]
             let matched = try connection.query("SELECT count(*) AS rows FROM pgsweep_restore WHERE \(Self.filter)", parameters)[0]
                 .require(Int64.self, "rows")
-            let inserted = try connection.execute(
-                "INSERT INTO \(target.name.quoted) (\(list)) SELECT \(list) FROM pgsweep_restore WHERE \(Self.filter) ON CONFLICT (\(conflict)) DO NOTHING",
-                parameters
-            ).affectedRows
+            let insert =
+                "INSERT INTO \(target.name.quoted) (\(list)) SELECT \(list) FROM pgsweep_restore WHERE \(Self.filter) ON CONFLICT (\(conflict)) DO NOTHING"
+            let inserted: Int64
+            if let partition = manifest.partition, target.isPartitioned {
+                // Rows of a dropped partition: the target may have no partition for them.
+                try connection.execute("SAVEPOINT pgsweep_route")
+                do {
+                    inserted = try connection.execute(insert, parameters).affectedRows
+                } catch let error as PostgresError where error.sqlState == .checkViolation && error.message.hasPrefix("no partition of relation") {
+                    try connection.execute("ROLLBACK TO SAVEPOINT pgsweep_route")
+                    guard options.createPartitions else {
+                        throw PGSweepError.checkFailed(
+                            "no partition of \(target.name) takes the rows of \(file.path): they came from partition \(partition.name) "
+                                + "(\(partition.bounds)), which the archive dropped; restore again with --create-partitions to create it "
+                                + "from those bounds, or create a partition for them (files restored before this one stay restored)")
+                    }
+                    let created = try createPartition(partition, of: target, own: manifest.source == target.archiveSource, on: connection)
+                    logger.info("created a partition for restored rows", metadata: [LogKey.partition: .string(created), LogKey.file: .string(file.path)])
+                    inserted = try connection.execute(insert, parameters).affectedRows
+                }
+            } else {
+                inserted = try connection.execute(insert, parameters).affectedRows
+            }
             if let sequence {
                 // Keep the id sequence ahead of restored ids, so new rows never collide with them.
                 try connection.execute(
@@ -37,6 +56,18 @@ extension ArchiveRestorer {
             }
             return FileResult(file: file.path, rowsInFile: manifest.rows, matched: matched, inserted: inserted, alreadyPresent: matched - inserted)
         }
+    }
+
+    /// Creates the partition `partition` recorded of `target`, with its bounds: under its
+    /// own name when restoring into its own table, else `<target>_<partition>` in the
+    /// target's schema. Returns the name created.
+    private func createPartition(_ partition: ArchiveManifest.Partition, of target: QueueTable, own: Bool, on connection: Connection) throws -> String {
+        let original = (try? QualifiedName(parsing: partition.name)) ?? QualifiedName(schema: nil, name: partition.name)
+        let name = own
+            ? QualifiedName(schema: original.schema ?? target.schema, name: original.name)
+            : QualifiedName(schema: target.schema, name: String("\(target.name.name)_\(original.name)".prefix(63)))
+        try connection.execute("CREATE TABLE \(name.quoted) PARTITION OF \(target.name.quoted) \(partition.bounds)")
+        return name.description
     }
 
     /// Counts, in a READ ONLY transaction, the rows of one file that pass the filters and how

@@ -17,13 +17,20 @@ public struct ArchiveRestorer {
         public var into: QualifiedName?
         /// Check and count only; insert nothing (READ ONLY transactions).
         public var dryRun = false
+        /// Rows of a partition the archive dropped, when no partition of the target takes
+        /// them: create it from the bounds its files' manifest recorded.
+        public var createPartitions = false
 
-        public init(flow: String? = nil, from: Date? = nil, to: Date? = nil, into: QualifiedName? = nil, dryRun: Bool = false) {
+        public init(
+            flow: String? = nil, from: Date? = nil, to: Date? = nil, into: QualifiedName? = nil, dryRun: Bool = false,
+            createPartitions: Bool = false
+        ) {
             self.flow = flow
             self.from = from
             self.to = to
             self.into = into
             self.dryRun = dryRun
+            self.createPartitions = createPartitions
         }
     }
 

@@ -6,7 +6,7 @@ import Yams
 public enum ConfigLoader {
     /// Keys under `database:`, `archive:` and `metrics:`.
     static let databaseKeys = ["url", "statement_timeout", "lock_timeout"]
-    static let archiveKeys = ["directory", "s3", "compression_level", "min_free_space"]
+    static let archiveKeys = ["directory", "s3", "compression_level", "min_free_space", "partitions"]
     static let metricsKeys = ["textfile", "pushgateway", "listen", "cache"]
     /// Keys of a job besides the limits and the type's own keys.
     static let jobKeys = ["type", "schedule", "enabled", "flows", "flow_overrides"]
@@ -181,6 +181,9 @@ public enum ConfigLoader {
                     else { settings.directory = text }
                 }
             case "min_free_space": settings.minFreeSpace = child.byteSize() ?? settings.minFreeSpace
+            case "partitions":
+                settings.partitions = child.parsed("whole or rows") { PGSweepConfig.ArchiveStorage.PartitionMode(rawValue: $0) }
+                    ?? settings.partitions
             default:
                 settings.compressionLevel = child.parsed("an integer from 1 to 19") { text in
                     Int(text).flatMap { (1...19).contains($0) ? $0 : nil }

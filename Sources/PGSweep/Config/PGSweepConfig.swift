@@ -78,6 +78,16 @@ public struct PGSweepConfig: Sendable {
         /// archive file system has less free space than this.
         public var minFreeSpace: Int64
 
+        /// `partitions` (`whole` or `rows`, default: `whole`): on a partitioned table, whether
+        /// the archive job takes an old partition whose every row is archivable whole (copy
+        /// out, detach, drop) or always row by row.
+        public var partitions: PartitionMode = .whole
+
+        /// How the archive job treats a partition whose every row is archivable.
+        public enum PartitionMode: String, Sendable {
+            case whole, rows
+        }
+
         public init(directory: String = "./archive", compressionLevel: Int = 3, minFreeSpace: Int64 = 1 << 30) {
             self.directory = directory
             self.compressionLevel = compressionLevel

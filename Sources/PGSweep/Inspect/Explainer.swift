@@ -55,7 +55,12 @@ public struct Explainer {
                 let queries = try explainable.batchQueries(context).map {
                     try plan($0, relations: relations, actualNames: actual, on: connection)
                 }
-                return Job(job: definition.name, type: definition.type.rawValue, queries: queries, note: nil)
+                var note: String?
+                if let archive = explainable as? ArchiveJob, queue.isPartitioned, config.archive.partitions == .whole {
+                    let survey = try PartitionSurvey.read(archive, queue: queue, now: now, on: connection)
+                    note = (["partitions (archive.partitions: whole):"] + survey.lines).joined(separator: "\n   ")
+                }
+                return Job(job: definition.name, type: definition.type.rawValue, queries: queries, note: note)
             }
         }
     }

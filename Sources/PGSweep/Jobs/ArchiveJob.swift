@@ -183,7 +183,13 @@ struct ArchiveJob: ExplainableJob, RegisteredJob {
         }
         var result = JobResult()
         let passes = FlowPass.passes(settings, flows: definition.flows)
+        let wholePartitions = queue.isPartitioned && storage.partitions == .whole
         if context.dryRun {
+            if wholePartitions {
+                let survey = try PartitionSurvey.read(self, queue: queue, now: context.startedAt, on: context.connection)
+                result.details["partitions"] = survey.lines.joined(separator: "; ")
+                for line in survey.lines { context.logger.info("would archive partition \(line)") }
+            }
             for pass in passes {
                 for kind in [Kind.completed, .failed] {
                     for (sql, parameters) in flowSetup(pass.filter) { try context.connection.execute(sql, parameters) }
@@ -214,6 +220,18 @@ struct ArchiveJob: ExplainableJob, RegisteredJob {
             onEstimate(rows, estimated)
         }
         var batch = 0
+        if wholePartitions {
+            // Old partitions whose every row is archivable go whole, before any row by row.
+            let archiver = PartitionArchiver(job: self, queue: queue, store: store, context: context)
+            try archiver.recover()
+            let survey = try PartitionSurvey.read(self, queue: queue, now: context.startedAt, on: context.connection)
+            for line in survey.lines { context.logger.debug("partition \(line)") }
+            let taken = try archiver.run(survey, batch: &batch)
+            result.rows["archived_completed", default: 0] += taken.completed
+            result.rows["archived_failed", default: 0] += taken.failed
+            result.bytesWritten += taken.bytes
+            result.batches += taken.files
+        }
         let work = passes.flatMap { pass in [Kind.completed, .failed].map { (pass, $0) } }
         let columns = queue.columns.map { ArchiveManifest.Column(name: $0.name, type: $0.type) }
         try BatchLoop.runPasses(work, describe: { "\($0.1.rawValue) rows, \($0.0.filter.description)" }, context, into: &result) {

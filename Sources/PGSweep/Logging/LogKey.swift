@@ -30,6 +30,8 @@ public enum LogKey {
     public static let pass = "pass"
     public static let stop = "stop"
     public static let file = "file"
+    public static let files = "files"
+    public static let state = "state"
     public static let path = "path"
     public static let removed = "removed"
     public static let rowsInserted = "rows.inserted"

@@ -113,8 +113,35 @@ public enum OwnSchema {
             );
             """
         },
+        // Whole partitions: one row per partition copied out, whose state says how far its
+        // detach and drop got; its files' ledger rows point at it.
+        Migration(version: 4, summary: "partitions archived whole, and their files") { schema in
+            """
+            CREATE TABLE \(schema).archive_partitions (
+                id bigserial PRIMARY KEY,
+                run_id bigint,
+                job text NOT NULL,
+                table_name text NOT NULL,
+                database_system_id text NOT NULL,
+                database_name text NOT NULL,
+                partition_name text NOT NULL,
+                bounds text NOT NULL,
+                row_count bigint NOT NULL CHECK (row_count >= 0),
+                state text NOT NULL CHECK (state IN ('copied', 'dropped', 'kept')),
+                detail text,
+                created_at timestamptz NOT NULL DEFAULT now(),
+                finished_at timestamptz
+            );
+            COMMENT ON COLUMN \(schema).archive_partitions.state IS 'copied: files durable and ledgered, the partition not yet dropped (attached, detaching or detached); dropped: gone, its rows in its files; kept: put back in the table, its files no longer ledgered';
+            CREATE UNIQUE INDEX archive_partitions_one_pending_idx ON \(schema).archive_partitions (table_name, partition_name)
+                WHERE state = 'copied';
+            ALTER TABLE \(schema).archive_batches ADD COLUMN partition_id bigint REFERENCES \(schema).archive_partitions (id);
+            """
+        },
     ]
 
     /// The tables the current version creates.
-    public static let tables = ["schema_migrations", "job_runs", "job_totals", "job_row_totals", "archive_batches", "job_throttle_totals"]
+    public static let tables = [
+        "schema_migrations", "job_runs", "job_totals", "job_row_totals", "archive_batches", "job_throttle_totals", "archive_partitions",
+    ]
 }
