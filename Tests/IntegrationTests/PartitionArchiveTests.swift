@@ -66,13 +66,13 @@ struct PartitionArchiveTests {
         try connection.execute("ANALYZE queue")
     }
 
-    static func prepare(_ database: TestDatabase, _ scratch: ScratchFolder, batchSize: Int = 5_000) throws -> String {
+    static func prepare(_ database: TestDatabase, _ scratch: ScratchFolder, batchSize: Int = 5_000, lockTimeout: String = "2s") throws -> String {
         try RunnerTests.prepare(
             database, scratch,
             jobs: """
               archive: { type: archive, schedule: "0 3 * * *", completed_before: 7d, failed_before: 30d, batch_size: \(batchSize) }
             """,
-            extra: "  lock_timeout: 2s\ntable: queue\narchive:\n  directory: \(scratch.file("archive"))\n  min_free_space: 1kB")
+            extra: "  lock_timeout: \(lockTimeout)\ntable: queue\narchive:\n  directory: \(scratch.file("archive"))\n  min_free_space: 1kB")
     }
 
     static func partitions(_ connection: Connection) throws -> Set<String> {
@@ -180,6 +180,141 @@ struct PartitionArchiveTests {
                 connection,
                 "SELECT count(*) FROM snapshot s WHERE NOT EXISTS (SELECT 1 FROM queue q WHERE q.id = s.id AND (q.*) IS NOT DISTINCT FROM (s.*))") == 0)
             #expect(try Self.count(connection, "SELECT count(*) FROM queue") == Self.count(connection, "SELECT count(*) FROM snapshot"))
+        }
+    }
+
+    /// The next run finishes the work, and after `--repair` verify shows only ok files: every
+    /// candidate partition dropped, no archiving constraint left, nothing lost.
+    static func finishes(_ connection: Connection, _ config: String, expectDropped: Int) throws {
+        let next = try CLI.run(["--config", config, "--log-format", "json", "run", "archive"])
+        #expect(next.status == 0, "\(next.all)")
+        #expect(try count(connection, "SELECT count(*) FROM pgsweep.archive_partitions WHERE state = 'dropped'") == Int64(expectDropped))
+        #expect(try count(connection, "SELECT count(*) FROM pgsweep.archive_partitions WHERE state <> 'dropped'") == 0)
+        #expect(try count(connection, "SELECT count(*) FROM pg_constraint WHERE conname = 'pgsweep_archiving'") == 0)
+        try nothingLost(connection, config)
+        let repair = try CLI.run(["--config", config, "archive", "verify", "--repair"])
+        #expect(repair.status == 0, "\(repair.all)")
+        let clean = try CLI.run(["--config", config, "archive", "verify", "--json"])
+        let items = try JSONSerialization.jsonObject(with: Data(clean.stdout.utf8)) as? [[String: Any]] ?? []
+        #expect(!items.isEmpty && items.allSatisfy { $0["state"] as? String == "ok" }, "\(clean.stdout)")
+        try nothingLost(connection, config)
+    }
+
+    static var candidates: Int { days - 8 - unfinishedDays.count }
+
+    @Test("SIGKILL at each step of a whole partition: nothing lost, the next run completes, verify clean after --repair", arguments: [
+        "partition-after-files", "partition-after-ledger", "partition-after-commit", "partition-after-detach", "partition-before-drop",
+    ])
+    func crashAtEachStep(point: String) async throws {
+        try await TestDatabase.with(queueTable: true) { database in
+            let scratch = try ScratchFolder()
+            let connection = try database.connect()
+            try Self.createQueue(connection)
+            let config = try Self.prepare(database, scratch)
+            try connection.execute("CREATE TABLE snapshot AS SELECT * FROM queue")
+
+            let killed = try CLI.run(["--config", config, "run", "archive"], environment: ["PGSWEEP_CRASH_AT": "\(point):2"])
+            #expect(killed.status == 128 + SIGKILL, "\(killed.all)")
+            // One partition finished before the kill; the second stopped at the point.
+            #expect(try Self.count(connection, "SELECT count(*) FROM pgsweep.archive_partitions WHERE state = 'dropped'") == 1)
+            try Self.nothingLost(connection, config)
+            try ArchiveTests.verifyShowsOnlyLeftovers(config)
+            try Self.finishes(connection, config, expectDropped: Self.candidates)
+        }
+    }
+
+    @Test("killed while DETACH CONCURRENTLY waits for a transaction on the table (its connection lost too): the next run finishes it with FINALIZE")
+    func crashDuringDetach() async throws {
+        try await TestDatabase.with(queueTable: true) { database in
+            let scratch = try ScratchFolder()
+            let connection = try database.connect()
+            try Self.createQueue(connection)
+            // A lock_timeout longer than the test, so the transaction below never counts as long.
+            let config = try Self.prepare(database, scratch, lockTimeout: "600s")
+            try connection.execute("CREATE TABLE snapshot AS SELECT * FROM queue")
+            // A transaction holding a lock on the table, which the detach must wait out.
+            let reader = try database.connect()
+            try reader.execute("BEGIN")
+            try reader.execute("LOCK TABLE ONLY queue IN ACCESS SHARE MODE")
+            let process = try ProcessRunner.start(RepositoryPaths.executable("pgsweep"), ["--config", config, "run", "archive"])
+            let waiting = try eventually(within: 60) {
+                try Self.count(connection, "SELECT count(*) FROM pg_inherits WHERE inhparent = 'queue'::regclass AND inhdetachpending") > 0
+            }
+            #expect(waiting)
+            process.signal(SIGKILL)
+            _ = try process.wait()
+            // The lost connection: its backend ends too, leaving the detach half done.
+            _ = try connection.query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%DETACH PARTITION%CONCURRENTLY%' AND pid <> pg_backend_pid()")
+            _ = try eventually(within: 30) {
+                try Self.count(connection, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%DETACH PARTITION%CONCURRENTLY%' AND pid <> pg_backend_pid()") == 0
+            }
+            try reader.execute("COMMIT")
+            #expect(try Self.count(connection, "SELECT count(*) FROM pg_inherits WHERE inhparent = 'queue'::regclass AND inhdetachpending") == 1)
+            try Self.nothingLost(connection, config)
+            try Self.finishes(connection, config, expectDropped: Self.candidates)
+        }
+    }
+
+    @Test("SIGKILL at random moments of whole-partition runs: nothing lost, and the runs finish the work")
+    func randomKills() async throws {
+        try await TestDatabase.with(queueTable: true) { database in
+            let scratch = try ScratchFolder()
+            let connection = try database.connect()
+            try Self.createQueue(connection)
+            let config = try Self.prepare(database, scratch, batchSize: 50)
+            try connection.execute("CREATE TABLE snapshot AS SELECT * FROM queue")
+            var generator = SystemRandomNumberGenerator()
+            for _ in 0..<6 {
+                let files = try Self.count(connection, "SELECT count(*) FROM pgsweep.archive_batches")
+                let step = Int64.random(in: 0...3, using: &generator)
+                let process = try ProcessRunner.start(RepositoryPaths.executable("pgsweep"), ["--config", config, "run", "archive"])
+                _ = try eventually(within: 60) {
+                    if process.hasExited { return true }
+                    let written = ArchivePaths.dataFiles(under: scratch.file("archive")).count
+                    return try Self.count(connection, "SELECT count(*) FROM pgsweep.archive_batches") >= files + step
+                        && (step > 0 || written > Int(files))
+                }
+                process.signal(SIGKILL)
+                _ = try process.wait()
+                try Self.nothingLost(connection, config)
+            }
+            try Self.finishes(connection, config, expectDropped: Self.candidates)
+        }
+    }
+
+    @Test("a worker's transaction holding a row lock in a candidate partition: no wait, no half-detach; rows go row by row, the next run takes it whole")
+    func busyPartition() async throws {
+        try await TestDatabase.with(queueTable: true) { database in
+            let scratch = try ScratchFolder()
+            let connection = try database.connect()
+            try Self.createQueue(connection)
+            let config = try Self.prepare(database, scratch)
+            let busy = try Self.name(daysAgo: 12, connection)
+            try connection.execute("CREATE TABLE snapshot AS SELECT * FROM queue")
+            let before = try Self.partitions(connection)
+            // A worker's transaction, through the table as workers go, open longer than lock_timeout.
+            let worker = try database.connect()
+            try worker.execute("BEGIN")
+            let held = try worker.query(
+                "UPDATE queue SET updated_at = updated_at WHERE id = (SELECT min(id) FROM \(busy)) RETURNING id")[0].require(Int64.self, "id")
+            let workerPID = try worker.query("SELECT pg_backend_pid() AS pid")[0].require(Int32.self, "pid")
+            #expect(try eventually(within: 30) {
+                try Self.count(connection, "SELECT count(*) FROM pg_stat_activity WHERE pid = $1 AND xact_start < now() - interval '2s'", [workerPID]) == 1
+            })
+            let run = try CLI.run(["--config", config, "--log-format", "json", "run", "archive"])
+            #expect(run.status == 0, "\(run.all)")
+            #expect(run.stderr.contains("partition busy"), "\(run.stderr)")
+            // Nothing frozen, detached or dropped: the archivable rows went one by one, past the held one.
+            #expect(try Self.partitions(connection) == before)
+            #expect(try Self.count(connection, "SELECT count(*) FROM pg_constraint WHERE conname = 'pgsweep_archiving'") == 0)
+            #expect(try Self.count(connection, "SELECT count(*) FROM pgsweep.archive_partitions") == 0)
+            #expect(try Self.count(connection, "SELECT count(*) FROM \(busy)") == 1)
+            #expect(try Self.count(connection, "SELECT count(*) FROM \(busy) WHERE id = $1", [held]) == 1)
+            try worker.execute("COMMIT")
+            // The next run takes the partition whole (its one row); the emptied ones stay.
+            try Self.finishes(connection, config, expectDropped: 1)
+            #expect(try !Self.partitions(connection).contains(busy))
         }
     }
 }

@@ -60,22 +60,30 @@ extension PartitionArchiver {
 
     /// Steps 3 and 4 for `partition`: detach (or finish detaching), then drop. With
     /// `verifyFiles`, its files are read back first; if they do not verify, the partition is
-    /// put back instead. A lock not had within `lock_timeout` leaves it for the next run.
-    func finish(_ partition: Pending, hasDefault: Bool, verifyFiles: Bool) throws {
+    /// put back instead. Returns false when it is left for the next run: a lock not had
+    /// within `lock_timeout`, a long transaction on the table, or a detach cut short.
+    @discardableResult
+    func finish(_ partition: Pending, hasDefault: Bool, verifyFiles: Bool) throws -> Bool {
         if verifyFiles, let problem = try filesProblem(partition) {
             try keep(partition, because: problem)
-            return
+            return true
         }
         do {
             switch try place(of: partition) {
             case .gone:
                 try mark(partition, "dropped", detail: "dropped outside pgsweep after its rows were copied; they are in its files")
-                return
+                return true
             case .elsewhere:
                 logger.warning(
                     "a copied partition is attached to another table; left alone", metadata: [LogKey.partition: .string(partition.name)])
-                return
+                return true
             case .attached:
+                if let holder = try oldLockHolder(of: [Int64(queue.oid)]) {
+                    logger.warning(
+                        "partition copied but not yet detached: a long transaction holds a lock on the table; the next archive run finishes it",
+                        metadata: [LogKey.partition: .string(partition.name), LogKey.reason: .string(holder)])
+                    return false
+                }
                 try detach(partition, hasDefault: hasDefault)
             case .detaching:
                 try connection.withSettings([("statement_timeout", "0")]) {
@@ -86,12 +94,16 @@ extension PartitionArchiver {
             }
             FaultInjection.point("partition-after-detach")
             try drop(partition)
-        } catch let error as PostgresError where error.sqlState == .lockNotAvailable {
+            return true
+        } catch let error as PostgresError where error.sqlState == .lockNotAvailable || error.sqlState == .queryCanceled {
+            if context.shutdown.isRequested { throw error }
             logger.warning(
                 "partition copied but not yet dropped: its lock was busy; the next archive run finishes it",
                 metadata: [LogKey.partition: .string(partition.name), LogKey.error: .string(error.message)])
+            return false
         } catch let problem as Unsafe {
             try keep(partition, because: problem.reason)
+            return true
         }
     }
 
@@ -117,8 +129,11 @@ extension PartitionArchiver {
     private func detach(_ partition: Pending, hasDefault: Bool) throws {
         let version = try connection.query("SELECT current_setting('server_version_num')::int4 AS v")[0].require(Int32.self, "v")
         if version >= 140_000 && !hasDefault {
-            // Not in a transaction block; its waits are bounded by lock_timeout.
-            try connection.withSettings([("statement_timeout", "0"), ("lock_timeout", context.lockTimeout.postgresSetting)]) {
+            // Not in a transaction block. Its second step waits for every transaction holding
+            // a lock on the table, and a timeout there would leave it half done, so that wait is
+            // not cut at lock_timeout (the caller checked no long transaction is among them;
+            // new ones do not wait behind it); the statement timeout still bounds it.
+            try connection.withSettings([("statement_timeout", context.statementTimeout.postgresSetting), ("lock_timeout", "0")]) {
                 _ = try connection.execute("ALTER TABLE \(queue.name.quoted) DETACH PARTITION \(partition.name) CONCURRENTLY")
             }
         } else {

@@ -55,6 +55,14 @@ struct PartitionArchiver {
         var total = Taken()
         for entry in survey.entries where entry.whole {
             if context.shutdown.isRequested { break }
+            // A long transaction on the table would hold up the freeze or the detach: leave
+            // whole partitions to a later run (this run's rows go one by one).
+            if let holder = try oldLockHolder(of: [Int64(queue.oid), entry.oid]) {
+                logger.warning(
+                    "partition busy: no partition taken whole this run, archivable rows go one by one",
+                    metadata: [LogKey.partition: .string(entry.name.description), LogKey.reason: .string(holder)])
+                break
+            }
             guard try freeze(entry) else { continue }
             let copied: (id: Int64, taken: Taken)?
             do {
@@ -73,10 +81,26 @@ struct PartitionArchiver {
             total.failed += copied.taken.failed
             total.bytes += copied.taken.bytes
             total.files += copied.taken.files
-            try finish(Pending(id: copied.id, name: entry.name.quoted, bounds: entry.bounds, rows: copied.taken.completed + copied.taken.failed),
-                       hasDefault: survey.hasDefault, verifyFiles: false)
+            let pending = Pending(id: copied.id, name: entry.name.quoted, bounds: entry.bounds, rows: copied.taken.completed + copied.taken.failed)
+            // PostgreSQL allows one unfinished detach per table: stop at the first left for later.
+            guard try finish(pending, hasDefault: survey.hasDefault, verifyFiles: false) else { break }
         }
         return total
+    }
+
+    /// A session other than this one holding a lock on one of `relations` in a transaction
+    /// open longer than `lock_timeout`, described; nil when there is none. A concurrent
+    /// detach waits for every transaction holding a lock on the table to end.
+    func oldLockHolder(of relations: [Int64]) throws -> String? {
+        try connection.query(
+            """
+            SELECT format('pid %s, in a transaction for %ss', a.pid, round(extract(epoch FROM now() - a.xact_start))) AS holder
+            FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+            WHERE l.locktype = 'relation' AND l.relation = ANY($1::int8[]::oid[]) AND l.granted AND l.pid <> pg_backend_pid()
+              AND a.xact_start < now() - $2::interval
+            ORDER BY a.xact_start LIMIT 1
+            """, [relations, context.lockTimeout.postgresSetting]
+        ).first?.decode(String.self, "holder")
     }
 
     /// Adds the freezing constraint; false (and a warning) when the partition's lock was not
