@@ -84,6 +84,9 @@ extension PGSweepRoot {
                 let outcome = try ArchiveRepair(config: context.config, logger: context.logger).run(repair: repair, on: try context.connect())
                 let inventory = outcome.inventory
                 try List.print(inventory, json: json, logger: context.logger)
+                for partition in outcome.pendingPartitions {
+                    if json { context.logger.info("\(partition)") } else { Swift.print(partition) }
+                }
                 if repair && !json {
                     Swift.print(outcome.removed.isEmpty ? "repair: no leftovers" : "repair: removed \(outcome.removed.count) leftover(s)")
                 }
