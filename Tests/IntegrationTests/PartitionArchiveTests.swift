@@ -15,10 +15,10 @@ struct PartitionArchiveTests {
     static let unfinishedDays = [20, 35, 50]
 
     /// Creates `queue`: daily partitions for the last `days` days and two days ahead (empty,
-    /// as pg_partman's premake leaves them), optionally a default partition. Rows older than
+    /// as pg_partman's premake leaves them). Rows older than
     /// 8 days are completed (or failed with retries used up, past 30 days), newer ones mixed;
     /// one row in each of `unfinishedDays` is pending.
-    static func createQueue(_ connection: Connection, withDefault: Bool = false) throws {
+    static func createQueue(_ connection: Connection) throws {
         try connection.execute("SET TIME ZONE 'UTC'")
         try connection.execute(
             """
@@ -35,13 +35,26 @@ struct PartitionArchiveTests {
                     'queue_p' || to_char(current_date - d, 'YYYYMMDD'), (current_date - d)::timestamptz, (current_date - d + 1)::timestamptz);
             END LOOP; END $$
             """)
-        if withDefault { try connection.execute("CREATE TABLE queue_default PARTITION OF queue DEFAULT") }
         for index in ["flow_name, status", "status, created_at", "completed_at, created_at, status", "flow_name, status, created_at"] {
             try connection.execute("CREATE INDEX ON queue (\(index))")
         }
+        try insertRows(connection, into: "queue", days: days)
+        for day in unfinishedDays {
+            try connection.execute(
+                """
+                UPDATE queue SET status = 'pending', completed_at = NULL WHERE id = (
+                    SELECT min(id) FROM queue WHERE created_at >= current_date - $1::int AND created_at < current_date - $1::int + 1)
+                """, [Int32(day)])
+        }
+        try connection.execute("ANALYZE queue")
+    }
+
+    /// `perDay` rows for each of the last `days` days: older than 8 days completed (or failed
+    /// with retries used up, past 30 days), newer ones pending, processing or completed.
+    static func insertRows(_ connection: Connection, into table: String, days: Int) throws {
         try connection.execute(
             """
-            INSERT INTO queue (flow_name, status, payload, retry_count, error_message, created_at, completed_at, updated_at)
+            INSERT INTO \(table) (flow_name, status, payload, retry_count, error_message, created_at, completed_at, updated_at)
             SELECT (ARRAY['email-send', 'video-transcode', 'thumbnail'])[1 + g % 3],
                    s.status, jsonb_build_object('n', g, 'note', E'comma, "quote"\\nnewline'), s.retries,
                    CASE WHEN s.status = 'failed' THEN 'worker error' END, t.created,
@@ -56,14 +69,6 @@ struct PartitionArchiveTests {
                 CASE WHEN d.day >= 31 AND g % 10 = 0 THEN 3 ELSE 0 END AS retries) s
             WHERE t.created < now()
             """)
-        for day in unfinishedDays {
-            try connection.execute(
-                """
-                UPDATE queue SET status = 'pending', completed_at = NULL WHERE id = (
-                    SELECT min(id) FROM queue WHERE created_at >= current_date - $1::int AND created_at < current_date - $1::int + 1)
-                """, [Int32(day)])
-        }
-        try connection.execute("ANALYZE queue")
     }
 
     static func prepare(_ database: TestDatabase, _ scratch: ScratchFolder, batchSize: Int = 5_000, lockTimeout: String = "2s") throws -> String {
@@ -321,6 +326,54 @@ struct PartitionArchiveTests {
             // The next run takes the partition whole (its one row); the emptied ones stay.
             try Self.finishes(connection, config, expectDropped: 1)
             #expect(try !Self.partitions(connection).contains(busy))
+        }
+    }
+
+    @Test("a pg_partman-managed queue: old partitions go whole (plain DETACH, beside partman's default partition), then run_maintenance() succeeds and keeps making partitions")
+    func partman() async throws {
+        try await TestDatabase.with(queueTable: true) { database in
+            let scratch = try ScratchFolder()
+            let connection = try database.connect()
+            try connection.execute("SET TIME ZONE 'UTC'")
+            try connection.execute("CREATE SCHEMA partman")
+            try connection.execute("CREATE EXTENSION pg_partman SCHEMA partman")
+            try connection.execute(
+                """
+                CREATE TABLE queue (LIKE processing_queue INCLUDING DEFAULTS INCLUDING CONSTRAINTS, PRIMARY KEY (id, created_at))
+                PARTITION BY RANGE (created_at)
+                """)
+            _ = try connection.query(
+                """
+                SELECT partman.create_parent(p_parent_table => 'public.queue', p_control => 'created_at', p_type => 'native',
+                    p_interval => 'daily', p_premake => 3, p_start_partition => (current_date - 19)::text)
+                """)
+            for index in ["flow_name, status", "status, created_at", "completed_at, created_at, status", "flow_name, status, created_at"] {
+                try connection.execute("CREATE INDEX ON queue (\(index))")
+            }
+            try Self.insertRows(connection, into: "queue", days: 20)
+            try connection.execute("ANALYZE queue")
+            try connection.execute("CREATE TABLE snapshot AS SELECT * FROM queue")
+            let config = try Self.prepare(database, scratch)
+            let before = try Self.partitions(connection)
+            #expect(before.contains("queue_default"))
+
+            let run = try CLI.run(["--config", config, "--log-format", "json", "run", "archive"])
+            #expect(run.status == 0, "\(run.all)")
+            // Days 8 to 19 went whole; the default partition and the newer ones stay.
+            let dropped = before.subtracting(try Self.partitions(connection))
+            #expect(dropped.count == 12, "\(dropped.sorted())")
+            #expect(try Self.partitions(connection).contains("queue_default"))
+            try Self.nothingLost(connection, config)
+
+            // partman's maintenance still works, and makes the partitions its premake asks for.
+            _ = try connection.query("SELECT partman.run_maintenance('public.queue')")
+            try connection.execute("UPDATE partman.part_config SET premake = 6 WHERE parent_table = 'public.queue'")
+            _ = try connection.query("SELECT partman.run_maintenance('public.queue')")
+            let ahead = try connection.query("SELECT 'queue_p' || to_char(current_date + 6, 'YYYY_MM_DD') AS n")[0].require(String.self, "n")
+            let made = try Self.partitions(connection)
+            #expect(made.contains(ahead), "\(made.sorted())")
+            let again = try CLI.run(["--config", config, "--log-format", "json", "run", "archive"])
+            #expect(again.status == 0, "\(again.all)")
         }
     }
 }
