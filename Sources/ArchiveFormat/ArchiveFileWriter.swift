@@ -5,7 +5,14 @@ import Zstd
 /// Writes one archive file to a store: CSV in, zstd (with frame checksums) out; counts
 /// rows, notes the id and `created_at` ranges and hashes the compressed bytes on the way.
 /// Nothing is visible under the file's key until `publish`.
-public final class ArchiveFileWriter {
+///
+/// The scanning, compression, hashing and storing run on a thread of the writer's own, fed
+/// through a short queue, so the caller goes on receiving rows from the server meanwhile.
+public final class ArchiveFileWriter: @unchecked Sendable {
+    // @unchecked Sendable: the compression state (compressor, hasher, scanner, object and the
+    // ranges) is touched only by the writer's thread between `init` and the end of `finish`'s
+    // wait for it, and by the caller's thread only after that wait; the queue is shared under
+    // `condition`.
     /// The data file's key in the store.
     public let key: String
     /// The data file's full name (a path or an `s3://` URL), for messages.
@@ -21,6 +28,42 @@ public final class ArchiveFileWriter {
     private var minCreatedAt: String?
     private var maxCreatedAt: String?
     private var facts: Facts?
+    private let pipeline = Pipeline()
+    private var running = false
+
+    /// The chunks on their way to the writer's thread, and what it met.
+    private final class Pipeline: @unchecked Sendable {
+        // @unchecked Sendable: every field is touched only under `condition`.
+        let condition = NSCondition()
+        /// Chunks waiting; nil marks the end.
+        var queue: [[UInt8]?] = []
+        var failure: (any Error)?
+        /// True while the writer's thread handles a chunk it took.
+        var busy = false
+        /// Chunks (of up to 256 kB each) that may wait before `write` blocks.
+        static let limit = 4
+
+        /// The next chunk to handle, waiting for one; nil at the end mark. After an error the
+        /// chunks are taken and dropped (`handle` false).
+        func take() -> (chunk: [UInt8], handle: Bool)? {
+            condition.lock()
+            defer { condition.unlock() }
+            while queue.isEmpty { condition.wait() }
+            guard let next = queue.removeFirst() else { return nil }
+            busy = true
+            condition.broadcast()
+            return (next, failure == nil)
+        }
+
+        /// The chunk taken last is handled, with `error` if it failed.
+        func handled(_ error: (any Error)?) {
+            condition.lock()
+            if failure == nil { failure = error }
+            busy = false
+            condition.broadcast()
+            condition.unlock()
+        }
+    }
 
     /// Starts the data file `key` of `store`; `idColumn` and `createdAtColumn` are the
     /// positions of `id` and `created_at` in the CSV.
@@ -37,8 +80,51 @@ public final class ArchiveFileWriter {
         }
     }
 
-    /// Adds CSV bytes (any split of rows).
+    /// Adds CSV bytes (any split of rows). Throws the error the writer's thread met, if any.
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
+        let chunk = [UInt8](bytes)
+        if !running {
+            running = true
+            // The thread holds the writer weakly: a writer dropped unfinished ends it (deinit).
+            let pipeline = pipeline
+            let thread = Thread { [weak self] in
+                while let (chunk, handle) = pipeline.take() {
+                    var failure: (any Error)?
+                    if handle, let writer = self {
+                        do { try chunk.withUnsafeBytes { try writer.consume($0) } } catch { failure = error }
+                    }
+                    pipeline.handled(failure)
+                }
+            }
+            thread.name = "pgsweep-archive-writer"
+            thread.start()
+        }
+        pipeline.condition.lock()
+        defer { pipeline.condition.unlock() }
+        while pipeline.queue.count >= Pipeline.limit && pipeline.failure == nil { pipeline.condition.wait() }
+        if let failure = pipeline.failure { throw failure }
+        pipeline.queue.append(chunk)
+        pipeline.condition.broadcast()
+    }
+
+    deinit {
+        // Ends the thread of a writer dropped before `finish`.
+        pipeline.condition.lock()
+        pipeline.queue.append(nil)
+        pipeline.condition.broadcast()
+        pipeline.condition.unlock()
+    }
+
+    /// Waits until the writer's thread has handled every chunk queued; rethrows what it met.
+    private func drain() throws {
+        pipeline.condition.lock()
+        defer { pipeline.condition.unlock() }
+        while !pipeline.queue.isEmpty || pipeline.busy { pipeline.condition.wait() }
+        if let failure = pipeline.failure { throw failure }
+    }
+
+    /// Scans, compresses, hashes and stores one chunk (on the writer's thread).
+    private func consume(_ bytes: UnsafeRawBufferPointer) throws {
         try scanner.consume(bytes) { values in
             if let text = values[0], let id = Int64(text) {
                 minID = min(minID ?? id, id)
@@ -75,6 +161,7 @@ public final class ArchiveFileWriter {
     /// A failed fsync is final: the file is never treated as safe afterwards.
     public func finish() throws -> Facts {
         precondition(facts == nil, "finish called twice")
+        try drain()
         do {
             try scanner.finish()
         } catch {

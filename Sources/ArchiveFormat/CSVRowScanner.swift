@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Walks CSV as PostgreSQL's `COPY ... (FORMAT csv, HEADER)` writes it, in chunks of any
 /// size, counting rows and picking out chosen columns; nothing else is kept in memory.
 ///
@@ -45,21 +49,39 @@ public struct CSVRowScanner {
 
     /// Scans `bytes`; `onRow` gets the captured values of each complete data row.
     public mutating func consume(_ bytes: UnsafeRawBufferPointer, onRow: ([String?]) throws -> Void) throws {
-        var index = 0
+        guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return }
         let count = bytes.count
+        var index = 0
         while index < count {
-            let byte = bytes[index]
-            index += 1
             if !keeping {
                 // Most bytes belong to fields nobody asked for: skip to the next byte that matters.
                 if inQuotes {
-                    if byte != 0x22 { continue }
-                } else if byte != 0x22 && byte != 0x2C && byte != 0x0A {
-                    quoteSeen = false
-                    fieldStarted = true
-                    continue
+                    guard let quote = memchr(base + index, 0x22, count - index) else { return }
+                    index = base.distance(to: quote.assumingMemoryBound(to: UInt8.self))
+                } else {
+                    let from = index
+                    // An unquoted field (PostgreSQL quotes a field whole or not at all) ends at the
+                    // next comma or newline, whichever comes first.
+                    if base[index] != 0x22 {
+                        let comma = memchr(base + index, 0x2C, count - index).map { base.distance(to: $0.assumingMemoryBound(to: UInt8.self)) }
+                        let end = comma ?? count
+                        let newline = memchr(base + index, 0x0A, end - index).map { base.distance(to: $0.assumingMemoryBound(to: UInt8.self)) }
+                        index = newline ?? end
+                    }
+                    while index < count {
+                        let byte = base[index]
+                        if byte == 0x22 || byte == 0x2C || byte == 0x0A { break }
+                        index += 1
+                    }
+                    if index > from {
+                        quoteSeen = false
+                        fieldStarted = true
+                    }
+                    if index == count { return }
                 }
             }
+            let byte = base[index]
+            index += 1
             if inQuotes {
                 if byte == 0x22 {  // "
                     inQuotes = false
@@ -108,7 +130,7 @@ public struct CSVRowScanner {
                 captured[slot] = value
             }
         }
-        buffer.removeAll(keepingCapacity: true)
+        if !buffer.isEmpty { buffer.removeAll(keepingCapacity: true) }
         field += 1
         keeping = header == nil || capture.contains(field)
         wasQuoted = false

@@ -43,6 +43,53 @@ struct PartitionSurvey {
         return ("(" + parts.joined(separator: " OR ") + ")", parameters)
     }
 
+    /// The same condition for a statement that takes no parameters (COPY): each pass's flow
+    /// list is read from a setting (`pgsweep.flows_<n>`), which `setup` sets in the transaction.
+    static func archivable(
+        _ job: ArchiveJob, now: Date, settings: Bool
+    ) -> (sql: String, setup: [(sql: String, parameters: [(any PostgresBindable)?])]) {
+        var setup: [(sql: String, parameters: [(any PostgresBindable)?])] = []
+        let parts = FlowPass.passes(job.settings, flows: job.definition.flows).enumerated().map { index, pass in
+            let name = "pgsweep.flows_\(index + 1)"
+            if let flows = pass.filter.flows { setup.append(("SELECT set_config($1, $2, true)", [name, flows.postgresText])) }
+            let flows = pass.filter.condition(setting: name).map { "\($0) AND " } ?? ""
+            let completed = job.criteria(.completed, pass: pass, now: now).condition
+            let failed = job.criteria(.failed, pass: pass, now: now).condition
+            return "(\(flows)((\(completed)) OR (\(failed))))"
+        }
+        return ("(" + parts.joined(separator: " OR ") + ")", setup)
+    }
+
+    /// A row of `partition` that is not archivable, by its status; nil when none was found.
+    /// For a job of one pass over every flow, index probes (the pending and processing
+    /// indexes, the cleanup index for completed rows completed too recently, the failed-retry
+    /// and status indexes for failed rows with retries left or created too recently), which
+    /// cost the same on any size of partition; otherwise a scan that stops at the first such
+    /// row. The copy checks every row again either way.
+    static func unfinished(_ job: ArchiveJob, in partition: String, now: Date, on connection: Connection) throws -> String? {
+        let passes = FlowPass.passes(job.settings, flows: job.definition.flows)
+        guard passes.count == 1, let pass = passes.first, pass.filter == .all else {
+            let (condition, parameters) = archivable(job, now: now)
+            return try connection.query(
+                "SELECT status FROM ONLY \(partition) WHERE \(condition) IS NOT TRUE LIMIT 1", parameters
+            ).first?.decode(String.self, "status")
+        }
+        let completedCutoff = now.addingTimeInterval(-pass.settings.completedBefore.seconds)
+        let failedCutoff = now.addingTimeInterval(-pass.settings.failedBefore.seconds)
+        return try connection.query(
+            """
+            SELECT CASE
+                WHEN EXISTS (SELECT 1 FROM ONLY \(partition) WHERE status = 'pending') THEN 'pending'
+                WHEN EXISTS (SELECT 1 FROM ONLY \(partition) WHERE status = 'processing') THEN 'processing'
+                WHEN EXISTS (SELECT 1 FROM ONLY \(partition) WHERE status = 'completed' AND completed_at >= $1) THEN 'completed'
+                WHEN EXISTS (SELECT 1 FROM ONLY \(partition) WHERE status = 'completed' AND completed_at IS NULL) THEN 'completed'
+                WHEN EXISTS (SELECT 1 FROM ONLY \(partition) WHERE status = 'failed' AND retry_count < $2) THEN 'failed'
+                WHEN EXISTS (SELECT 1 FROM ONLY \(partition) WHERE status = 'failed' AND created_at >= $3) THEN 'failed'
+                END AS status
+            """, [completedCutoff, pass.settings.maxRetries, failedCutoff]
+        )[0].decode(String.self, "status")
+    }
+
     /// Whether `queue` has a default partition.
     static func hasDefault(_ queue: QueueTable, on connection: Connection) throws -> Bool {
         try connection.query(
@@ -68,7 +115,6 @@ struct PartitionSurvey {
         let passes = FlowPass.passes(job.settings, flows: job.definition.flows)
         let shortest = passes.map(\.settings.completedBefore.seconds).min() ?? 0
         let cutoff = now.addingTimeInterval(-shortest)
-        let (condition, parameters) = archivable(job, now: now)
         var entries: [Entry] = []
         for row in try connection.query(
             """
@@ -107,14 +153,9 @@ struct PartitionSurvey {
                 if !ends { entry.reason = "it holds rows created after the cutoff \(PostgresTimestamp.format(cutoff)), or new ids still land in it" }
             }
             guard ends else { continue }
-            let found = try connection.query(
-                """
-                SELECT (SELECT status FROM ONLY \(name.quoted) WHERE \(condition) IS NOT TRUE LIMIT 1) AS unfinished,
-                       EXISTS (SELECT 1 FROM ONLY \(name.quoted)) AS rows
-                """, parameters)[0]
-            if let status = try found.decode(String.self, "unfinished") {
+            if let status = try Self.unfinished(job, in: name.quoted, now: now, on: connection) {
                 entry.reason = "it holds rows not archivable yet (a \(status) row, at least): archivable rows go one by one"
-            } else if try found.require(Bool.self, "rows") == false {
+            } else if try connection.query("SELECT EXISTS (SELECT 1 FROM ONLY \(name.quoted)) AS rows")[0].require(Bool.self, "rows") == false {
                 entry.reason = "empty"
             } else {
                 entry.whole = true

@@ -34,6 +34,9 @@ public struct JobContext {
     public var clock: any Clock = SystemClock()
     /// Pauses the job while a throttle signal is past its limit (nil: no signal configured, or a dry run).
     var throttle: Throttle? = nil
+    /// Opens another connection to the job's database, for work beside the job's own (nil
+    /// where none may be opened).
+    public var connect: (@Sendable () throws -> Connection)? = nil
 
     /// The table as the database knows it.
     public func queue() throws -> QueueTable {

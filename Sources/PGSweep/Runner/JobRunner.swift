@@ -217,6 +217,9 @@ public struct JobRunner {
         context.clock = clock
         context.onBatch = observer?.onBatch(job)
         context.onEstimate = observer?.onEstimate(job)
+        if !dryRun {
+            context.connect = { [config, logger] in try config.connect(logger: logger) }
+        }
         return context
     }
 }

@@ -27,8 +27,10 @@ public struct RunCounts: Sendable, Equatable {
 /// So the run table, `history`, the metrics and the `job finished` line agree with the
 /// ledger after any failure: a run that fails, is killed or loses its connection after N
 /// batches shows exactly those N batches.
-final class RunProgress {
-    // Not Sendable: one run uses it, on the thread that runs the job.
+final class RunProgress: @unchecked Sendable {
+    // @unchecked Sendable: `record` reads only constants and may run on any thread (a
+    // whole-partition copy records on its own connection); `committed` is changed only by
+    // `didCommit`, on the thread that runs the job.
     let runID: Int64
     private let runs: String
     private let rowTotals: String

@@ -1,0 +1,88 @@
+import Foundation
+import LibPQ
+
+/// Detaches and drops copied partitions on a connection and thread of its own, one after
+/// another in the order given, while the archive copies the next partition.
+final class PartitionDropQueue: @unchecked Sendable {
+    // @unchecked Sendable: `waiting`, `failure`, `stopped` and `ended` are touched only under
+    // `condition`; the dropper and the connection factory are Sendable.
+    private let condition = NSCondition()
+    private var waiting: [PartitionDropper.Pending] = []
+    private var failure: (any Error)?
+    private var leftForLater = false
+    private var ended = false
+    private var done = false
+
+    /// Starts the thread; it connects with `connect` on its first partition.
+    init(dropper: PartitionDropper, hasDefault: Bool, connect: @escaping @Sendable () throws -> Connection) {
+        let thread = Thread { [self] in
+            var connection: Connection?
+            while let partition = take() {
+                do {
+                    if connection == nil {
+                        let opened = try connect()
+                        try opened.set([("synchronous_commit", "off")], for: .session)
+                        connection = opened
+                    }
+                    let finished = try dropper.finish(partition, hasDefault: hasDefault, checkRows: false, on: connection!)
+                    report(nil, finished: finished)
+                } catch {
+                    report(error, finished: false)
+                }
+            }
+            connection = nil
+            condition.lock()
+            done = true
+            condition.broadcast()
+            condition.unlock()
+        }
+        thread.name = "pgsweep-partition-drops"
+        thread.start()
+    }
+
+    /// True once a partition was left for the next run (or dropping failed): PostgreSQL allows
+    /// one unfinished detach per table, so the run takes no more partitions whole.
+    var stopped: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return leftForLater || failure != nil
+    }
+
+    /// Queues `partition`; throws what an earlier one met.
+    func submit(_ partition: PartitionDropper.Pending) throws {
+        condition.lock()
+        defer { condition.unlock() }
+        if let failure { throw failure }
+        waiting.append(partition)
+        condition.broadcast()
+    }
+
+    /// Waits until every queued partition is handled and the thread has ended; rethrows the
+    /// first error met.
+    func finish() throws {
+        condition.lock()
+        defer { condition.unlock() }
+        ended = true
+        condition.broadcast()
+        while !done { condition.wait() }
+        if let failure { throw failure }
+    }
+
+    /// The next partition; nil once `finish` was called and none is left, or after an error
+    /// or a partition left for later (the rest stay `copied` for the next run).
+    private func take() -> PartitionDropper.Pending? {
+        condition.lock()
+        defer { condition.unlock() }
+        while waiting.isEmpty && !ended && failure == nil && !leftForLater { condition.wait() }
+        guard failure == nil, !leftForLater, !waiting.isEmpty else { return nil }
+        return waiting.removeFirst()
+    }
+
+    private func report(_ error: (any Error)?, finished: Bool) {
+        condition.lock()
+        if failure == nil { failure = error }
+        if !finished { leftForLater = true }
+        condition.broadcast()
+        condition.unlock()
+    }
+}
