@@ -5,7 +5,9 @@ import Foundation
 /// SIGKILL there. Without the variable, nothing happens.
 ///
 /// Points: `archive-mid-stream`, `archive-after-fsync`, `archive-between-files` (data file
-/// named, manifest not yet), `archive-after-rename`, `archive-after-ledger`, `batch-after-commit`.
+/// named, manifest not yet), `archive-after-rename`, `archive-after-ledger`, `batch-after-commit`;
+/// whole partitions: `partition-after-files`, `partition-after-ledger`, `partition-after-commit`,
+/// `partition-after-detach`, `partition-before-drop`.
 public enum FaultInjection {
     private static let target: (point: String, count: Int)? = {
         guard let value = ProcessInfo.processInfo.environment["PGSWEEP_CRASH_AT"], !value.isEmpty else { return nil }
