@@ -384,4 +384,56 @@ struct PartitionArchiveTests {
             #expect(again.status == 0, "\(again.all)")
         }
     }
+
+    @Test("a queue partitioned BY RANGE (id): partitions whose rows are all old and archivable, with newer ids past them, go whole; the others stay")
+    func idRanges() async throws {
+        try await TestDatabase.with(queueTable: true) { database in
+            let scratch = try ScratchFolder()
+            let connection = try database.connect()
+            try connection.execute("SET TIME ZONE 'UTC'")
+            try connection.execute("CREATE TABLE staging (LIKE processing_queue INCLUDING DEFAULTS)")
+            try Self.insertRows(connection, into: "staging", days: 30)
+            try connection.execute(
+                "UPDATE staging SET status = 'pending', completed_at = NULL WHERE id = (SELECT min(id) FROM staging WHERE created_at < current_date - 20)")
+            try connection.execute(
+                """
+                CREATE TABLE queue (LIKE processing_queue INCLUDING DEFAULTS INCLUDING CONSTRAINTS, PRIMARY KEY (id))
+                PARTITION BY RANGE (id)
+                """)
+            // 1,000 ids (five days of rows) per partition, and one ahead for new rows.
+            for part in 0...6 {
+                try connection.execute("CREATE TABLE queue_\(part) PARTITION OF queue FOR VALUES FROM (\(part * 1_000 + 1)) TO (\((part + 1) * 1_000 + 1))")
+            }
+            for index in ["flow_name, status", "status, created_at", "completed_at, created_at, status", "flow_name, status, created_at"] {
+                try connection.execute("CREATE INDEX ON queue (\(index))")
+            }
+            try connection.execute(
+                """
+                INSERT INTO queue SELECT row_number() OVER (ORDER BY created_at, id), flow_name, status, payload, retry_count, error_message,
+                    flow_instance_id, created_at, claimed_at, completed_at, updated_at FROM staging
+                """)
+            try connection.execute("ANALYZE queue")
+            try connection.execute("CREATE TABLE snapshot AS SELECT * FROM queue")
+            // Whole: every row created more than 8 days ago and archivable, newer ids past the range.
+            var expected = Set<String>()
+            for part in 0...6 {
+                let facts = try connection.query(
+                    """
+                    SELECT count(*) > 0 AND max(created_at) < now() - interval '7 days'
+                        AND bool_and((status = 'completed' AND completed_at < now() - interval '7 days')
+                                     OR (status = 'failed' AND completed_at IS NULL AND retry_count >= 3 AND created_at < now() - interval '30 days'))
+                        AND EXISTS (SELECT 1 FROM queue WHERE id > \((part + 1) * 1_000)) AS whole
+                    FROM queue_\(part)
+                    """)[0]
+                if try facts.decode(Bool.self, "whole") == true { expected.insert("queue_\(part)") }
+            }
+            #expect(expected.count >= 2, "\(expected)")
+            let config = try Self.prepare(database, scratch)
+            let before = try Self.partitions(connection)
+            let run = try CLI.run(["--config", config, "--log-format", "json", "run", "archive"])
+            #expect(run.status == 0, "\(run.all)")
+            #expect(before.subtracting(try Self.partitions(connection)) == expected)
+            try Self.nothingLost(connection, config)
+        }
+    }
 }
