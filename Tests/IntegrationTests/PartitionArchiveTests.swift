@@ -80,6 +80,22 @@ struct PartitionArchiveTests {
             extra: "  lock_timeout: \(lockTimeout)\ntable: queue\narchive:\n  directory: \(scratch.file("archive"))\n  min_free_space: 1kB")
     }
 
+    /// Runs `body` on a fresh database holding `queue` (see `createQueue`), its configuration
+    /// and `snapshot`, a copy of its rows.
+    static func withQueue(
+        batchSize: Int = 5_000, lockTimeout: String = "2s",
+        _ body: (TestDatabase, Connection, _ config: String, ScratchFolder) throws -> Void
+    ) async throws {
+        try await TestDatabase.with(queueTable: true) { database in
+            let scratch = try ScratchFolder()
+            let connection = try database.connect()
+            try createQueue(connection)
+            let config = try prepare(database, scratch, batchSize: batchSize, lockTimeout: lockTimeout)
+            try connection.execute("CREATE TABLE snapshot AS SELECT * FROM queue")
+            try body(database, connection, config, scratch)
+        }
+    }
+
     static func partitions(_ connection: Connection) throws -> Set<String> {
         Set(try connection.query("SELECT inhrelid::regclass::text AS name FROM pg_inherits WHERE inhparent = 'queue'::regclass")
             .map { try $0.require(String.self, "name") })
@@ -124,12 +140,7 @@ struct PartitionArchiveTests {
 
     @Test("old partitions go whole (gone from the catalog, rows in ledgered files), the others row by row; restore round-trips, and brings a dropped partition back with --create-partitions")
     func wholePartitions() async throws {
-        try await TestDatabase.with(queueTable: true) { database in
-            let scratch = try ScratchFolder()
-            let connection = try database.connect()
-            try Self.createQueue(connection)
-            let config = try Self.prepare(database, scratch)
-            try connection.execute("CREATE TABLE snapshot AS SELECT * FROM queue")
+        try await Self.withQueue { _, connection, config, scratch in
             let before = try Self.partitions(connection)
             let unfinished = try Self.unfinishedDays.map { try Self.name(daysAgo: $0, connection) }
 
@@ -215,13 +226,7 @@ struct PartitionArchiveTests {
         "partition-after-files", "partition-after-ledger", "partition-after-commit", "partition-after-detach", "partition-before-drop",
     ])
     func crashAtEachStep(point: String) async throws {
-        try await TestDatabase.with(queueTable: true) { database in
-            let scratch = try ScratchFolder()
-            let connection = try database.connect()
-            try Self.createQueue(connection)
-            let config = try Self.prepare(database, scratch)
-            try connection.execute("CREATE TABLE snapshot AS SELECT * FROM queue")
-
+        try await Self.withQueue { _, connection, config, _ in
             let killed = try CLI.run(["--config", config, "run", "archive"], environment: ["PGSWEEP_CRASH_AT": "\(point):2"])
             #expect(killed.status == 128 + SIGKILL, "\(killed.all)")
             // The second partition stopped at the point. The first is dropped (on the second
@@ -244,13 +249,8 @@ struct PartitionArchiveTests {
 
     @Test("killed while DETACH CONCURRENTLY waits for a transaction on the table (its connection lost too): the next run finishes it with FINALIZE")
     func crashDuringDetach() async throws {
-        try await TestDatabase.with(queueTable: true) { database in
-            let scratch = try ScratchFolder()
-            let connection = try database.connect()
-            try Self.createQueue(connection)
-            // A lock_timeout longer than the test, so the transaction below never counts as long.
-            let config = try Self.prepare(database, scratch, lockTimeout: "600s")
-            try connection.execute("CREATE TABLE snapshot AS SELECT * FROM queue")
+        // A lock_timeout longer than the test, so the transaction below never counts as long.
+        try await Self.withQueue(lockTimeout: "600s") { database, connection, config, _ in
             // A transaction holding a lock on the table, which the detach must wait out.
             let reader = try database.connect()
             try reader.execute("BEGIN")
@@ -277,12 +277,7 @@ struct PartitionArchiveTests {
 
     @Test("SIGKILL at random moments of whole-partition runs: nothing lost, and the runs finish the work")
     func randomKills() async throws {
-        try await TestDatabase.with(queueTable: true) { database in
-            let scratch = try ScratchFolder()
-            let connection = try database.connect()
-            try Self.createQueue(connection)
-            let config = try Self.prepare(database, scratch, batchSize: 50)
-            try connection.execute("CREATE TABLE snapshot AS SELECT * FROM queue")
+        try await Self.withQueue(batchSize: 50) { _, connection, config, scratch in
             var generator = SystemRandomNumberGenerator()
             for _ in 0..<6 {
                 let files = try Self.count(connection, "SELECT count(*) FROM pgsweep.archive_batches")
@@ -304,13 +299,8 @@ struct PartitionArchiveTests {
 
     @Test("a worker's transaction holding a row lock in a candidate partition: no wait, no half-detach; rows go row by row, the next run takes it whole")
     func busyPartition() async throws {
-        try await TestDatabase.with(queueTable: true) { database in
-            let scratch = try ScratchFolder()
-            let connection = try database.connect()
-            try Self.createQueue(connection)
-            let config = try Self.prepare(database, scratch)
+        try await Self.withQueue { database, connection, config, _ in
             let busy = try Self.name(daysAgo: 12, connection)
-            try connection.execute("CREATE TABLE snapshot AS SELECT * FROM queue")
             let before = try Self.partitions(connection)
             // A worker's transaction, through the table as workers go, open longer than lock_timeout.
             let worker = try database.connect()
