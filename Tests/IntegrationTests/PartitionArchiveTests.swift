@@ -426,4 +426,39 @@ struct PartitionArchiveTests {
             try Self.nothingLost(connection, config)
         }
     }
+
+    @Test("a copied partition whose file no longer verifies is put back into the table on the next run, never dropped")
+    func damagedFilesKeepThePartition() async throws {
+        try await Self.withQueue { _, connection, config, scratch in
+            let killed = try CLI.run(["--config", config, "run", "archive"], environment: ["PGSWEEP_CRASH_AT": "partition-after-commit:1"])
+            #expect(killed.status == 128 + SIGKILL, "\(killed.all)")
+            let row = try connection.query(
+                """
+                SELECT p.id, p.partition_name, b.file FROM pgsweep.archive_partitions p JOIN pgsweep.archive_batches b ON b.partition_id = p.id
+                WHERE p.state = 'copied' ORDER BY b.id LIMIT 1
+                """)[0]
+            let id = try row.require(Int64.self, "id")
+            let file = scratch.file("archive") + "/" + (try row.require(String.self, "file"))
+            // One byte of the file changed.
+            let handle = try #require(FileHandle(forUpdatingAtPath: file))
+            try handle.seek(toOffset: 100)
+            let byte = try #require(try handle.read(upToCount: 1)?.first)
+            try handle.seek(toOffset: 100)
+            try handle.write(contentsOf: Data([byte ^ 0xFF]))
+            try handle.close()
+
+            let next = try CLI.run(["--config", config, "--log-format", "json", "run", "archive"])
+            #expect(next.status == 0, "\(next.all)")
+            #expect(next.stderr.contains("putting it back into the table"), "\(next.stderr)")
+            let kept = try connection.query("SELECT state, detail FROM pgsweep.archive_partitions WHERE id = $1", [id])[0]
+            #expect(try kept.require(String.self, "state") == "kept")
+            let detail = try kept.require(String.self, "detail")
+            #expect(detail.contains("file "), "\(detail)")
+            #expect(try Self.count(connection, "SELECT count(*) FROM pgsweep.archive_batches WHERE partition_id = $1", [id]) == 0)
+            // The rows stayed in the table (and this run took the partition whole again, with new files).
+            try Self.nothingLost(connection, config)
+            let verify = try CLI.run(["--config", config, "archive", "verify"])
+            #expect(verify.status == 4 && verify.stdout.contains((file as NSString).lastPathComponent), "\(verify.all)")
+        }
+    }
 }
