@@ -15,6 +15,9 @@ import LibPQ
 /// inserted, and only then the transaction commits. Rows a worker holds are skipped, never waited on. A table whose rows restore
 /// could not put back (no unique key on `id`) is refused before any row moves.
 ///
+/// On a RANGE-partitioned table (`archive.partitions: whole`), old partitions whose every row
+/// is archivable are first taken whole, with no delete (`PartitionArchiver`).
+///
 /// Emits rows `archived_completed` and `archived_failed`, and the bytes written.
 struct ArchiveJob: ExplainableJob, RegisteredJob {
     let definition: JobDefinition
