@@ -226,15 +226,10 @@ struct ArchiveJob: ExplainableJob, RegisteredJob {
         if wholePartitions {
             // Old partitions whose every row is archivable go whole, before any row by row.
             let archiver = PartitionArchiver(job: self, queue: queue, store: store, context: context)
-            // Its commits need not wait for the WAL flush: each step's record follows the one
-            // before in the WAL, so a crash loses steps only from the end (which the next run
-            // redoes), and a DROP's commit is always flushed before the files go.
-            let taken = try context.connection.withSettings([("synchronous_commit", "off")]) {
-                try archiver.recover()
-                let survey = try PartitionSurvey.read(self, queue: queue, now: context.startedAt, on: context.connection)
-                for line in survey.lines { context.logger.debug("partition \(line)") }
-                return try archiver.run(survey, batch: &batch)
-            }
+            try archiver.recover()
+            let survey = try PartitionSurvey.read(self, queue: queue, now: context.startedAt, on: context.connection)
+            for line in survey.lines { context.logger.debug("partition \(line)") }
+            let taken = try archiver.run(survey, batch: &batch)
             result.rows["archived_completed", default: 0] += taken.completed
             result.rows["archived_failed", default: 0] += taken.failed
             result.bytesWritten += taken.bytes

@@ -92,8 +92,6 @@ struct PartitionArchiver {
             let thread = Thread {
                 do {
                     let connection = try connect()
-                    // A lost commit loses only the steps after it, which the next run redoes.
-                    try connection.set([("synchronous_commit", "off")], for: .session)
                     let store = try storage.makeStore(logger: logger)
                     while let entry = work.next(unless: { shutdown.isRequested || drops.stopped }) {
                         guard let copied = try copier.take(entry, store: store, dropper: dropper, batch: work.nextBatch, on: connection)

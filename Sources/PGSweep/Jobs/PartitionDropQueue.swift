@@ -4,7 +4,7 @@ import LibPQ
 /// Detaches and drops copied partitions on a connection and thread of its own, one after
 /// another in the order given, while the archive copies the next partition.
 final class PartitionDropQueue: @unchecked Sendable {
-    // @unchecked Sendable: `waiting`, `failure`, `stopped` and `ended` are touched only under
+    // @unchecked Sendable: `waiting`, `failure`, `leftForLater`, `ended` and `done` are touched only under
     // `condition`; the dropper and the connection factory are Sendable.
     private let condition = NSCondition()
     private var waiting: [PartitionDropper.Pending] = []
@@ -19,12 +19,9 @@ final class PartitionDropQueue: @unchecked Sendable {
             var connection: Connection?
             while let partition = take() {
                 do {
-                    if connection == nil {
-                        let opened = try connect()
-                        try opened.set([("synchronous_commit", "off")], for: .session)
-                        connection = opened
-                    }
-                    let finished = try dropper.finish(partition, hasDefault: hasDefault, checkRows: false, on: connection!)
+                    let current = try connection ?? connect()
+                    connection = current
+                    let finished = try dropper.finish(partition, hasDefault: hasDefault, checkRows: false, on: current)
                     report(nil, finished: finished)
                 } catch {
                     report(error, finished: false)

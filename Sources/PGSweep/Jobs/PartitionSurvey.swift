@@ -33,14 +33,11 @@ struct PartitionSurvey {
     /// passes, at `now`.
     static func archivable(_ job: ArchiveJob, now: Date) -> (sql: String, parameters: [(any PostgresBindable)?]) {
         var parameters: [(any PostgresBindable)?] = []
-        let parts = FlowPass.passes(job.settings, flows: job.definition.flows).map { pass in
-            let flows = pass.filter.condition(parameter: parameters.count + 1).map { "\($0) AND " } ?? ""
-            parameters = pass.filter.appending(to: parameters)
-            let completed = job.criteria(.completed, pass: pass, now: now).condition
-            let failed = job.criteria(.failed, pass: pass, now: now).condition
-            return "(\(flows)((\(completed)) OR (\(failed))))"
+        let sql = archivable(job, now: now) { _, filter in
+            defer { parameters = filter.appending(to: parameters) }
+            return filter.condition(parameter: parameters.count + 1)
         }
-        return ("(" + parts.joined(separator: " OR ") + ")", parameters)
+        return (sql, parameters)
     }
 
     /// The same condition for a statement that takes no parameters (COPY): each pass's flow
@@ -49,15 +46,23 @@ struct PartitionSurvey {
         _ job: ArchiveJob, now: Date, settings: Bool
     ) -> (sql: String, setup: [(sql: String, parameters: [(any PostgresBindable)?])]) {
         var setup: [(sql: String, parameters: [(any PostgresBindable)?])] = []
-        let parts = FlowPass.passes(job.settings, flows: job.definition.flows).enumerated().map { index, pass in
+        let sql = archivable(job, now: now) { index, filter in
             let name = "pgsweep.flows_\(index + 1)"
-            if let flows = pass.filter.flows { setup.append(("SELECT set_config($1, $2, true)", [name, flows.postgresText])) }
-            let flows = pass.filter.condition(setting: name).map { "\($0) AND " } ?? ""
+            if let flows = filter.flows { setup.append(("SELECT set_config($1, $2, true)", [name, flows.postgresText])) }
+            return filter.condition(setting: name)
+        }
+        return (sql, setup)
+    }
+
+    /// The condition, each pass's flow condition made by `flows` (pass index, its filter).
+    private static func archivable(_ job: ArchiveJob, now: Date, flows: (Int, FlowFilter) -> String?) -> String {
+        let parts = FlowPass.passes(job.settings, flows: job.definition.flows).enumerated().map { index, pass in
+            let flow = flows(index, pass.filter).map { "\($0) AND " } ?? ""
             let completed = job.criteria(.completed, pass: pass, now: now).condition
             let failed = job.criteria(.failed, pass: pass, now: now).condition
-            return "(\(flows)((\(completed)) OR (\(failed))))"
+            return "(\(flow)((\(completed)) OR (\(failed))))"
         }
-        return ("(" + parts.joined(separator: " OR ") + ")", setup)
+        return "(" + parts.joined(separator: " OR ") + ")"
     }
 
     /// A row of `partition` that is not archivable, by its status; nil when none was found.

@@ -31,7 +31,6 @@ public enum LogKey {
     public static let stop = "stop"
     public static let file = "file"
     public static let files = "files"
-    public static let state = "state"
     public static let path = "path"
     public static let removed = "removed"
     public static let rowsInserted = "rows.inserted"
