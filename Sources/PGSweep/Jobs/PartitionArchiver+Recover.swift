@@ -19,8 +19,12 @@ extension PartitionArchiver {
                 id: try $0.require(Int64.self, "id"), name: try $0.require(String.self, "partition_name"),
                 bounds: try $0.require(String.self, "bounds"), rows: try $0.require(Int64.self, "row_count"))
         }
+        // PostgreSQL allows one pending detach per table, so a detach left half done is
+        // finished before any other partition is detached.
+        let detaching = Set(try pending.filter { try dropper.place(of: $0, on: connection) == .detaching }.map(\.id))
+        let ordered = pending.filter { detaching.contains($0.id) } + pending.filter { !detaching.contains($0.id) }
         let hasDefault = try PartitionSurvey.hasDefault(queue, on: connection)
-        for partition in pending {
+        for partition in ordered {
             logger.info("finishing a partition an earlier run copied", metadata: [LogKey.partition: .string(partition.name)])
             if let problem = try filesProblem(partition) {
                 try dropper.keep(partition, because: problem, on: connection)
