@@ -25,8 +25,8 @@ public final class ArchiveFileWriter: @unchecked Sendable {
     private var written: Int64 = 0
     private var minID: Int64?
     private var maxID: Int64?
-    private var minCreatedAt: String?
-    private var maxCreatedAt: String?
+    private var minCreatedAt: [UInt8]?
+    private var maxCreatedAt: [UInt8]?
     private var facts: Facts?
     private let pipeline = Pipeline()
     private var running = false
@@ -125,18 +125,34 @@ public final class ArchiveFileWriter: @unchecked Sendable {
 
     /// Scans, compresses, hashes and stores one chunk (on the writer's thread).
     private func consume(_ bytes: UnsafeRawBufferPointer) throws {
-        try scanner.consume(bytes) { values in
-            if let text = values[0], let id = Int64(text) {
+        try scanner.scan(bytes) { row in
+            if let id = row.int64(0) {
                 minID = min(minID ?? id, id)
                 maxID = max(maxID ?? id, id)
             }
-            if let created = values[1] {
+            if let created = row.bytes(1) {
                 // ISO text in one time zone sorts as time does.
-                if minCreatedAt.map({ created < $0 }) ?? true { minCreatedAt = created }
-                if maxCreatedAt.map({ created > $0 }) ?? true { maxCreatedAt = created }
+                if minCreatedAt?.withUnsafeBufferPointer({ Self.precedes(created, $0) }) ?? true { Self.keep(created, in: &minCreatedAt) }
+                if maxCreatedAt?.withUnsafeBufferPointer({ Self.precedes($0, created) }) ?? true { Self.keep(created, in: &maxCreatedAt) }
             }
         }
         try compressor.write(bytes)
+    }
+
+    /// Whether `a` sorts before `b`, byte by byte.
+    private static func precedes(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        let shorter = min(a.count, b.count)
+        let order = shorter == 0 ? 0 : memcmp(a.baseAddress!, b.baseAddress!, shorter)
+        return order != 0 ? order < 0 : a.count < b.count
+    }
+
+    /// Makes `slot` hold `bytes`, reusing its storage.
+    private static func keep(_ bytes: UnsafeBufferPointer<UInt8>, in slot: inout [UInt8]?) {
+        if slot == nil {
+            slot = Array(bytes)
+        } else {
+            slot!.replaceSubrange(0..<slot!.count, with: bytes)
+        }
     }
 
     /// What a finished file holds, as its manifest records it.
@@ -172,7 +188,8 @@ public final class ArchiveFileWriter: @unchecked Sendable {
         let digest = hasher.finalize().map { String(format: "%02x", $0) }.joined()
         let facts = Facts(
             rows: scanner.rows, bytes: written, sha256: digest, header: scanner.header ?? [], minID: minID, maxID: maxID,
-            minCreatedAt: minCreatedAt, maxCreatedAt: maxCreatedAt)
+            minCreatedAt: minCreatedAt.map { String(decoding: $0, as: UTF8.self) },
+            maxCreatedAt: maxCreatedAt.map { String(decoding: $0, as: UTF8.self) })
         self.facts = facts
         return facts
     }

@@ -14,9 +14,12 @@ public struct CSVRowScanner {
     /// Data rows seen so far (the header not counted).
     public private(set) var rows: Int64 = 0
 
+    /// The column position each slot captures (-1: a name the header lacks).
     private var capture: [Int]
     /// Columns to capture by header name, placed once the header is read.
     private var captureNames: [String]?
+    /// For each column position of the header, whether some slot captures it.
+    private var captured: [Bool] = []
     /// Whether the current field's bytes are kept (the header's, or a captured column's).
     private var keeping = true
     private var field = 0
@@ -24,14 +27,18 @@ public struct CSVRowScanner {
     private var quoteSeen = false
     private var wasQuoted = false
     private var fieldStarted = false
-    private var buffer: [UInt8] = []
-    private var captured: [String?]
+    /// The kept bytes of the current row (of the current field, in the header).
+    private var values: [UInt8] = []
+    /// Where the current field's bytes start in `values`.
+    private var fieldStart = 0
+    /// For each slot, the start and end of its value in `values`; a start of -1 is NULL.
+    private var ranges: [Int]
     private var headerFields: [String] = []
 
     /// A scanner that reports the values of columns `capture` (by position) for each row.
     public init(capture: [Int]) {
         self.capture = capture
-        captured = Array(repeating: nil, count: capture.count)
+        ranges = Array(repeating: -1, count: capture.count * 2)
     }
 
     /// A scanner that reports the values of the columns the header calls `names`, in that
@@ -47,54 +54,89 @@ public struct CSVRowScanner {
         return captureNames.filter { !header.contains($0) }
     }
 
-    /// Scans `bytes`; `onRow` gets the captured values of each complete data row.
+    /// The captured values of one row, by slot (the order they were asked for in); valid only
+    /// inside the call that receives it.
+    public struct Row {
+        fileprivate let values: UnsafeBufferPointer<UInt8>
+        fileprivate let ranges: UnsafeBufferPointer<Int>
+
+        /// The number of slots.
+        public var count: Int { ranges.count / 2 }
+
+        /// The bytes of slot `slot`'s value (quotes removed), or nil for NULL.
+        public func bytes(_ slot: Int) -> UnsafeBufferPointer<UInt8>? {
+            let start = ranges[slot * 2]
+            guard start >= 0 else { return nil }
+            return UnsafeBufferPointer(rebasing: values[start..<ranges[slot * 2 + 1]])
+        }
+
+        /// Slot `slot`'s value as text, or nil for NULL.
+        public func string(_ slot: Int) -> String? {
+            bytes(slot).map { String(decoding: $0, as: UTF8.self) }
+        }
+
+        /// Slot `slot`'s value as a decimal integer; nil for NULL or anything else.
+        public func int64(_ slot: Int) -> Int64? {
+            guard let bytes = bytes(slot), !bytes.isEmpty else { return nil }
+            let negative = bytes[0] == 0x2D
+            var index = negative ? 1 : 0
+            guard index < bytes.count else { return nil }
+            var value: Int64 = 0
+            while index < bytes.count {
+                let digit = bytes[index] &- 0x30
+                guard digit < 10 else { return nil }
+                let (times, overflowA) = value.multipliedReportingOverflow(by: 10)
+                let (next, overflowB) = negative ? times.subtractingReportingOverflow(Int64(digit)) : times.addingReportingOverflow(Int64(digit))
+                guard !overflowA, !overflowB else { return nil }
+                value = next
+                index += 1
+            }
+            return value
+        }
+    }
+
+    /// Scans `bytes`; `onRow` gets the captured values of each complete data row as text.
     public mutating func consume(_ bytes: UnsafeRawBufferPointer, onRow: ([String?]) throws -> Void) throws {
+        try scan(bytes) { row in try onRow((0..<row.count).map { row.string($0) }) }
+    }
+
+    /// Scans `bytes`; `onRow` gets the captured values of each complete data row.
+    public mutating func scan(_ bytes: UnsafeRawBufferPointer, onRow: (Row) throws -> Void) throws {
         guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return }
         let count = bytes.count
         var index = 0
+        func offset(_ pointer: UnsafeMutableRawPointer?) -> Int? {
+            pointer.map { base.distance(to: $0.assumingMemoryBound(to: UInt8.self)) }
+        }
         while index < count {
-            if !keeping {
-                // Most bytes belong to fields nobody asked for: skip to the next byte that matters.
-                if inQuotes {
-                    guard let quote = memchr(base + index, 0x22, count - index) else { return }
-                    index = base.distance(to: quote.assumingMemoryBound(to: UInt8.self))
-                } else {
-                    let from = index
-                    // An unquoted field (PostgreSQL quotes a field whole or not at all) ends at the
-                    // next comma or newline, whichever comes first.
-                    if base[index] != 0x22 {
-                        let comma = memchr(base + index, 0x2C, count - index).map { base.distance(to: $0.assumingMemoryBound(to: UInt8.self)) }
-                        let end = comma ?? count
-                        let newline = memchr(base + index, 0x0A, end - index).map { base.distance(to: $0.assumingMemoryBound(to: UInt8.self)) }
-                        index = newline ?? end
-                    }
-                    while index < count {
-                        let byte = base[index]
-                        if byte == 0x22 || byte == 0x2C || byte == 0x0A { break }
-                        index += 1
-                    }
-                    if index > from {
-                        quoteSeen = false
-                        fieldStarted = true
-                    }
-                    if index == count { return }
-                }
+            if inQuotes {
+                // Inside quotes only a quote matters: it ends the quoted text or, doubled, is one.
+                let end = offset(memchr(base + index, 0x22, count - index)) ?? count
+                if keeping, end > index { values.append(contentsOf: UnsafeBufferPointer(start: base + index, count: end - index)) }
+                if end == count { return }
+                index = end + 1
+                inQuotes = false
+                quoteSeen = true
+                continue
+            }
+            // An unquoted run (PostgreSQL quotes a field whole or not at all) ends at the next
+            // comma or newline, whichever comes first.
+            let from = index
+            let first = base[index]
+            if first != 0x22, first != 0x2C, first != 0x0A {
+                let comma = offset(memchr(base + index, 0x2C, count - index)) ?? count
+                index = offset(memchr(base + index, 0x0A, comma - index)) ?? comma
+                if keeping { values.append(contentsOf: UnsafeBufferPointer(start: base + from, count: index - from)) }
+                quoteSeen = false
+                fieldStarted = true
+                if index == count { return }
             }
             let byte = base[index]
             index += 1
-            if inQuotes {
-                if byte == 0x22 {  // "
-                    inQuotes = false
-                    quoteSeen = true
-                } else if keeping {
-                    buffer.append(byte)
-                }
-                continue
-            }
             switch byte {
-            case 0x22:
+            case 0x22:  // "
                 if quoteSeen {  // a doubled quote inside a quoted field
-                    if keeping { buffer.append(0x22) }
+                    if keeping { values.append(0x22) }
                     quoteSeen = false
                 }
                 inQuotes = true
@@ -102,13 +144,9 @@ public struct CSVRowScanner {
                 fieldStarted = true
             case 0x2C:  // ,
                 endField()
-            case 0x0A:  // \n
+            default:  // \n
                 endField()
                 try endRow(onRow)
-            default:
-                quoteSeen = false
-                fieldStarted = true
-                if keeping { buffer.append(byte) }
             }
         }
     }
@@ -123,34 +161,44 @@ public struct CSVRowScanner {
 
     private mutating func endField() {
         if keeping {
-            let value: String? = !wasQuoted && buffer.isEmpty ? nil : String(decoding: buffer, as: UTF8.self)
+            let start = !wasQuoted && values.count == fieldStart ? -1 : fieldStart
             if header == nil {
-                headerFields.append(value ?? "")
-            } else if let slot = capture.firstIndex(of: field) {
-                captured[slot] = value
+                headerFields.append(String(decoding: values, as: UTF8.self))
+                values.removeAll(keepingCapacity: true)
+            } else {
+                for slot in capture.indices where capture[slot] == field {
+                    ranges[slot * 2] = start
+                    ranges[slot * 2 + 1] = values.count
+                }
             }
         }
-        if !buffer.isEmpty { buffer.removeAll(keepingCapacity: true) }
         field += 1
-        keeping = header == nil || capture.contains(field)
+        fieldStart = values.count
+        keeping = header == nil || (field < captured.count && captured[field])
         wasQuoted = false
         quoteSeen = false
         fieldStarted = false
     }
 
-    private mutating func endRow(_ onRow: ([String?]) throws -> Void) throws {
+    private mutating func endRow(_ onRow: (Row) throws -> Void) throws {
         if header == nil {
             header = headerFields
             if let captureNames {
                 capture = captureNames.map { headerFields.firstIndex(of: $0) ?? -1 }
             }
+            captured = Array(repeating: false, count: headerFields.count)
+            for position in capture where captured.indices.contains(position) { captured[position] = true }
         } else {
             rows += 1
-            try onRow(captured)
+            try values.withUnsafeBufferPointer { values in
+                try ranges.withUnsafeBufferPointer { ranges in try onRow(Row(values: values, ranges: ranges)) }
+            }
         }
         field = 0
-        keeping = capture.contains(0)
-        for index in captured.indices { captured[index] = nil }
+        fieldStart = 0
+        values.removeAll(keepingCapacity: true)
+        for index in ranges.indices { ranges[index] = -1 }
+        keeping = captured.first ?? false
     }
 }
 

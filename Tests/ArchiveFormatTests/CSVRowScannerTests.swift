@@ -43,4 +43,23 @@ struct CSVRowScannerTests {
         #expect(throws: CSVError.self) { try Self.scan("id,x\n1,\"open\n", chunk: 3, capture: [0]) }
         #expect(throws: CSVError.self) { try Self.scan("", chunk: 3, capture: [0]) }
     }
+
+    @Test("a column asked for twice fills both slots")
+    func sameColumnTwice() throws {
+        var scanner = CSVRowScanner(captureNames: ["id", "created_at", "flow_name", "created_at"])
+        var rows: [[String?]] = []
+        try Array("id,flow_name,created_at\n7,a,2026-01-02\n".utf8).withUnsafeBytes { try scanner.consume($0) { rows.append($0) } }
+        try scanner.finish()
+        #expect(rows == [["7", "2026-01-02", "a", "2026-01-02"]])
+    }
+
+    @Test("integers read from the bytes: signs, NULL, overflow and non-digits")
+    func integers() throws {
+        var scanner = CSVRowScanner(capture: [0])
+        var values: [Int64?] = []
+        let text = "n\n42\n-9223372036854775808\n9223372036854775807\n9223372036854775808\n\n\"\"\n4x\n-\n"
+        try Array(text.utf8).withUnsafeBytes { try scanner.scan($0) { values.append($0.int64(0)) } }
+        try scanner.finish()
+        #expect(values == [42, .min, .max, nil, nil, nil, nil, nil])
+    }
 }
