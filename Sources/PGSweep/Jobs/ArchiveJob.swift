@@ -227,9 +227,9 @@ struct ArchiveJob: ExplainableJob, RegisteredJob {
             // Old partitions whose every row is archivable go whole, before any row by row.
             let archiver = PartitionArchiver(job: self, queue: queue, store: store, context: context)
             try archiver.recover()
-            let survey = try PartitionSurvey.read(self, queue: queue, now: context.startedAt, on: context.connection)
-            for line in survey.lines { context.logger.debug("partition \(line)") }
-            let taken = try archiver.run(survey, batch: &batch)
+            let taken = try archiver.run(batch: &batch) { onWhole in
+                try PartitionSurvey.read(self, queue: queue, now: context.startedAt, on: context.connection, onWhole: onWhole)
+            }
             result.rows["archived_completed", default: 0] += taken.completed
             result.rows["archived_failed", default: 0] += taken.failed
             result.bytesWritten += taken.bytes

@@ -57,40 +57,85 @@ struct PartitionArchiver {
         }
     }
 
-    /// Takes each partition `survey` found whole; returns the rows and bytes archived. `batch`
-    /// numbers the files (it is advanced past the ones written).
-    func run(_ survey: PartitionSurvey, batch: inout Int) throws -> Taken {
-        let whole = survey.entries.filter(\.whole)
-        guard !whole.isEmpty else { return Taken() }
-        let dropper = dropper
-        // A long transaction on the table would hold up each freeze and detach: leave whole
-        // partitions to a later run (this run's rows go one by one). Each freeze waits no
-        // longer than lock_timeout, and each detach checks again.
-        if let holder = try dropper.oldLockHolder(of: [Int64(queue.oid)] + whole.map(\.oid), on: connection) {
-            logger.warning(
-                "partition busy: no partition taken whole this run, archivable rows go one by one",
-                metadata: [LogKey.partition: .string(whole[0].name.description), LogKey.reason: .string(holder)])
-            return Taken()
-        }
+    /// Surveys the partitions with `survey` and takes each one it finds whole, the copies
+    /// starting while the survey goes on; returns the rows and bytes archived. `batch` numbers
+    /// the files (it is advanced past the ones written).
+    func run(
+        batch: inout Int,
+        survey: (_ onWhole: (PartitionSurvey.Entry) throws -> Void) throws -> PartitionSurvey
+    ) throws -> Taken {
         let copier = PartitionCopier(
             job: job, queue: queue, lockTimeout: context.lockTimeout, statementTimeout: context.statementTimeout,
             batchSize: context.limits.batchSize, startedAt: context.startedAt, runID: context.runID, logger: logger,
             progress: context.progress)
+        let work = PartitionWork(batch: batch)
+        var copying: Copying?
+        var declined = false
+        let found: PartitionSurvey
+        do {
+            found = try survey { entry in
+                if copying == nil && !declined {
+                    copying = try start(copier, work: work)
+                    declined = copying == nil
+                }
+                work.add(entry)
+            }
+        } catch {
+            work.close()
+            if let copying {
+                copying.workers.wait()
+                _ = try? copying.drops.finish()
+            }
+            throw error
+        }
+        work.close()
+        for line in found.lines { logger.debug("partition \(line)") }
+        guard let copying else { return Taken() }
+        copying.workers.wait()
+        let dropFailure = Result { try copying.drops.finish() }
+        batch = work.batch
+        context.progress?.didCommit(work.total.counts)
+        if let failure = work.failure { throw failure }
+        try dropFailure.get()
+        return work.total
+    }
+
+    /// The threads taking partitions whole, and the queue of their drops.
+    private struct Copying {
+        let workers: DispatchGroup
+        let drops: PartitionDropQueue
+    }
+
+    /// Starts the copying threads, which take partitions from `work` until it is closed; nil
+    /// (with a warning) when no partition may be taken whole this run.
+    private func start(_ copier: PartitionCopier, work: PartitionWork) throws -> Copying? {
+        let dropper = dropper
         guard let connect = context.connect else {
             // Only a run that is recorded (not a dry run) may open more connections.
             logger.warning("no partition taken whole: this run may not open the connections it needs")
-            return Taken()
+            return nil
         }
-        let drops = PartitionDropQueue(dropper: dropper, hasDefault: survey.hasDefault, connect: connect)
-        let work = PartitionWork(entries: whole, batch: batch)
+        // A long transaction on the table would hold up each freeze and detach: leave whole
+        // partitions to a later run (this run's rows go one by one). Each partition is checked
+        // again before it is frozen, each freeze waits no longer than lock_timeout, and each
+        // detach checks again.
+        if let holder = try dropper.oldLockHolder(of: [Int64(queue.oid)], on: connection) {
+            logger.warning(
+                "partition busy: no partition taken whole this run, archivable rows go one by one",
+                metadata: [LogKey.reason: .string(holder)])
+            return nil
+        }
+        let drops = PartitionDropQueue(
+            dropper: dropper, hasDefault: try PartitionSurvey.hasDefault(queue, on: connection), connect: connect)
         let storage = job.storage
         let logger = logger
         let shutdown = context.shutdown
         let workers = DispatchGroup()
-        for _ in 0..<min(Self.copiesAtOnce, whole.count) {
+        for _ in 0..<Self.copiesAtOnce {
             workers.enter()
             let thread = Thread {
                 do {
+                    // Connected at once, while the survey goes on.
                     let connection = try connect()
                     let store = try storage.makeStore(logger: logger)
                     while let entry = work.next(unless: { shutdown.isRequested || drops.stopped }) {
@@ -108,33 +153,47 @@ struct PartitionArchiver {
             thread.name = "pgsweep-partition-copy"
             thread.start()
         }
-        workers.wait()
-        let dropFailure = Result { try drops.finish() }
-        batch = work.batch
-        context.progress?.didCommit(work.total.counts)
-        if let failure = work.failure { throw failure }
-        try dropFailure.get()
-        return work.total
+        return Copying(workers: workers, drops: drops)
     }
 }
 
-/// The partitions left to copy, and what the copies did, shared by the copying threads.
+/// The partitions to copy, added as the survey finds them, and what the copies did, shared
+/// by the copying threads.
 final class PartitionWork: @unchecked Sendable {
-    // @unchecked Sendable: every field is touched only under `lock`.
-    private let lock = NSLock()
-    private var entries: [PartitionSurvey.Entry]
+    // @unchecked Sendable: every field is touched only under `condition`.
+    private let condition = NSCondition()
+    private var entries: [PartitionSurvey.Entry] = []
+    /// True once the survey has added every partition.
+    private var closed = false
     private(set) var batch: Int
     private(set) var total = PartitionArchiver.Taken()
     private(set) var failure: (any Error)?
 
-    init(entries: [PartitionSurvey.Entry], batch: Int) {
-        self.entries = entries
+    init(batch: Int) {
         self.batch = batch
     }
 
-    /// The next partition; nil when none is left, a copy failed, or `stop` says so.
+    /// Adds a partition to copy.
+    func add(_ entry: PartitionSurvey.Entry) {
+        condition.withLock {
+            entries.append(entry)
+            condition.broadcast()
+        }
+    }
+
+    /// No partition will be added any more.
+    func close() {
+        condition.withLock {
+            closed = true
+            condition.broadcast()
+        }
+    }
+
+    /// The next partition, waiting for the survey to add one; nil when none is left and the
+    /// survey is done, a copy failed, or `stop` says so.
     func next(unless stop: () -> Bool) -> PartitionSurvey.Entry? {
-        lock.withLock {
+        condition.withLock {
+            while entries.isEmpty && !closed && failure == nil { condition.wait() }
             guard failure == nil, !entries.isEmpty, !stop() else { return nil }
             return entries.removeFirst()
         }
@@ -142,13 +201,18 @@ final class PartitionWork: @unchecked Sendable {
 
     /// The next file number of the run.
     func nextBatch() -> Int {
-        lock.withLock {
+        condition.withLock {
             batch += 1
             return batch
         }
     }
 
-    func add(_ taken: PartitionArchiver.Taken) { lock.withLock { total = total + taken } }
+    func add(_ taken: PartitionArchiver.Taken) { condition.withLock { total = total + taken } }
 
-    func fail(_ error: any Error) { lock.withLock { if failure == nil { failure = error } } }
+    func fail(_ error: any Error) {
+        condition.withLock {
+            if failure == nil { failure = error }
+            condition.broadcast()
+        }
+    }
 }

@@ -33,6 +33,12 @@ struct PartitionCopier: Sendable {
     func take(
         _ entry: PartitionSurvey.Entry, store: any ArchiveStore, dropper: PartitionDropper, batch: () -> Int, on connection: Connection
     ) throws -> Copied? {
+        if let holder = try dropper.oldLockHolder(of: [entry.oid], on: connection) {
+            logger.warning(
+                "partition busy: not taken whole this run, its archivable rows go one by one",
+                metadata: [LogKey.partition: .string(entry.name.description), LogKey.reason: .string(holder)])
+            return nil
+        }
         guard try freeze(entry, on: connection) else { return nil }
         do {
             guard let copied = try copy(entry, store: store, dropper: dropper, batch: batch, on: connection) else {

@@ -65,34 +65,42 @@ struct PartitionSurvey {
         return "(" + parts.joined(separator: " OR ") + ")"
     }
 
-    /// A row of `partition` that is not archivable, by its status; nil when none was found.
-    /// For a job of one pass over every flow, index probes (the pending and processing
-    /// indexes, the cleanup index for completed rows completed too recently, the failed-retry
-    /// and status indexes for failed rows with retries left or created too recently), which
-    /// cost the same on any size of partition; otherwise a scan that stops at the first such
-    /// row. The copy checks every row again either way.
-    static func unfinished(_ job: ArchiveJob, in partition: String, now: Date, on connection: Connection) throws -> String? {
+    /// What `partition` holds, in one statement: the status of a row that is not archivable
+    /// (nil when none was found), and whether it has any row at all. For a job of one pass
+    /// over every flow, index probes (the pending and processing indexes, the cleanup index
+    /// for completed rows completed too recently, the failed-retry and status indexes for
+    /// failed rows with retries left or created too recently), which cost the same on any
+    /// size of partition; otherwise a scan that stops at the first such row. The copy checks
+    /// every row again either way.
+    static func contents(
+        _ job: ArchiveJob, in partition: String, now: Date, on connection: Connection
+    ) throws -> (unfinished: String?, empty: Bool) {
         let passes = FlowPass.passes(job.settings, flows: job.definition.flows)
-        guard passes.count == 1, let pass = passes.first, pass.filter == .all else {
-            let (condition, parameters) = archivable(job, now: now)
-            return try connection.query(
-                "SELECT status FROM ONLY \(partition) WHERE \(condition) IS NOT TRUE LIMIT 1", parameters
-            ).first?.decode(String.self, "status")
+        let probe: String
+        let parameters: [(any PostgresBindable)?]
+        if passes.count == 1, let pass = passes.first, pass.filter == .all {
+            probe = """
+                SELECT CASE
+                    WHEN EXISTS (SELECT 1 FROM ONLY \(partition) WHERE status = 'pending') THEN 'pending'
+                    WHEN EXISTS (SELECT 1 FROM ONLY \(partition) WHERE status = 'processing') THEN 'processing'
+                    WHEN EXISTS (SELECT 1 FROM ONLY \(partition) WHERE status = 'completed' AND completed_at >= $1) THEN 'completed'
+                    WHEN EXISTS (SELECT 1 FROM ONLY \(partition) WHERE status = 'completed' AND completed_at IS NULL) THEN 'completed'
+                    WHEN EXISTS (SELECT 1 FROM ONLY \(partition) WHERE status = 'failed' AND retry_count < $2) THEN 'failed'
+                    WHEN EXISTS (SELECT 1 FROM ONLY \(partition) WHERE status = 'failed' AND created_at >= $3) THEN 'failed'
+                    END
+                """
+            parameters = [
+                now.addingTimeInterval(-pass.settings.completedBefore.seconds), pass.settings.maxRetries,
+                now.addingTimeInterval(-pass.settings.failedBefore.seconds),
+            ]
+        } else {
+            let (condition, conditionParameters) = archivable(job, now: now)
+            probe = "SELECT status FROM ONLY \(partition) WHERE \(condition) IS NOT TRUE LIMIT 1"
+            parameters = conditionParameters
         }
-        let completedCutoff = now.addingTimeInterval(-pass.settings.completedBefore.seconds)
-        let failedCutoff = now.addingTimeInterval(-pass.settings.failedBefore.seconds)
-        return try connection.query(
-            """
-            SELECT CASE
-                WHEN EXISTS (SELECT 1 FROM ONLY \(partition) WHERE status = 'pending') THEN 'pending'
-                WHEN EXISTS (SELECT 1 FROM ONLY \(partition) WHERE status = 'processing') THEN 'processing'
-                WHEN EXISTS (SELECT 1 FROM ONLY \(partition) WHERE status = 'completed' AND completed_at >= $1) THEN 'completed'
-                WHEN EXISTS (SELECT 1 FROM ONLY \(partition) WHERE status = 'completed' AND completed_at IS NULL) THEN 'completed'
-                WHEN EXISTS (SELECT 1 FROM ONLY \(partition) WHERE status = 'failed' AND retry_count < $2) THEN 'failed'
-                WHEN EXISTS (SELECT 1 FROM ONLY \(partition) WHERE status = 'failed' AND created_at >= $3) THEN 'failed'
-                END AS status
-            """, [completedCutoff, pass.settings.maxRetries, failedCutoff]
-        )[0].decode(String.self, "status")
+        let row = try connection.query(
+            "SELECT (\(probe)) AS status, NOT EXISTS (SELECT 1 FROM ONLY \(partition)) AS empty", parameters)[0]
+        return (try row.decode(String.self, "status"), try row.require(Bool.self, "empty"))
     }
 
     /// Whether `queue` has a default partition.
@@ -102,8 +110,11 @@ struct PartitionSurvey {
         )[0].require(Bool.self, "d")
     }
 
-    /// Surveys `queue`'s partitions for `job` at `now`.
-    static func read(_ job: ArchiveJob, queue: QueueTable, now: Date, on connection: Connection) throws -> PartitionSurvey {
+    /// Surveys `queue`'s partitions for `job` at `now`; `onWhole` gets each partition to take
+    /// whole as soon as it is known, so its copy can start while the rest are surveyed.
+    static func read(
+        _ job: ArchiveJob, queue: QueueTable, now: Date, on connection: Connection, onWhole: (Entry) throws -> Void = { _ in }
+    ) throws -> PartitionSurvey {
         guard queue.isPartitioned else { return PartitionSurvey(entries: [], hasDefault: false, none: "the table is not partitioned") }
         let shape = try connection.query(
             "SELECT partstrat::text AS strategy, partnatts::int4 AS columns, partdefid <> 0 AS has_default FROM pg_partitioned_table WHERE partrelid = $1::oid",
@@ -121,13 +132,23 @@ struct PartitionSurvey {
         let shortest = passes.map(\.settings.completedBefore.seconds).min() ?? 0
         let cutoff = now.addingTimeInterval(-shortest)
         var entries: [Entry] = []
-        for row in try connection.query(
+        let partitions = try connection.query(
             """
             SELECT c.oid::int8 AS oid, n.nspname, c.relname, c.relkind::text AS kind, pg_get_expr(c.relpartbound, c.oid) AS bounds
             FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE i.inhparent = $1::oid AND NOT i.inhdetachpending ORDER BY c.relname
             """, [Int64(queue.oid)])
-        {
+        // For created_at, which upper bounds lie before the cutoff, all in one statement.
+        var endsBefore: [String: Bool] = [:]
+        if key == "created_at" {
+            let uppers = Set(try partitions.compactMap { Self.upperBound(try $0.require(String.self, "bounds")) })
+            for row in try connection.query(
+                "SELECT b, b::timestamptz <= $2 AS ends FROM unnest($1::text[]) AS b", [Array(uppers), cutoff])
+            {
+                endsBefore[try row.require(String.self, "b")] = try row.require(Bool.self, "ends")
+            }
+        }
+        for row in partitions {
             let name = QualifiedName(schema: try row.require(String.self, "nspname"), name: try row.require(String.self, "relname"))
             let bounds = try row.require(String.self, "bounds")
             var entry = Entry(name: name, oid: try row.require(Int64.self, "oid"), bounds: bounds, whole: false, reason: "")
@@ -142,7 +163,7 @@ struct PartitionSurvey {
             }
             let ends: Bool
             if key == "created_at" {
-                ends = try connection.query("SELECT $1::timestamptz <= $2 AS ends", [upper, cutoff])[0].require(Bool.self, "ends")
+                ends = endsBefore[upper] ?? false
                 if !ends { entry.reason = "its range ends at \(upper), after the cutoff \(PostgresTimestamp.format(cutoff))" }
             } else {
                 let newest = try connection.query(
@@ -158,13 +179,15 @@ struct PartitionSurvey {
                 if !ends { entry.reason = "it holds rows created after the cutoff \(PostgresTimestamp.format(cutoff)), or new ids still land in it" }
             }
             guard ends else { continue }
-            if let status = try Self.unfinished(job, in: name.quoted, now: now, on: connection) {
+            let contents = try Self.contents(job, in: name.quoted, now: now, on: connection)
+            if let status = contents.unfinished {
                 entry.reason = "it holds rows not archivable yet (a \(status) row, at least): archivable rows go one by one"
-            } else if try connection.query("SELECT EXISTS (SELECT 1 FROM ONLY \(name.quoted)) AS rows")[0].require(Bool.self, "rows") == false {
+            } else if contents.empty {
                 entry.reason = "empty"
             } else {
                 entry.whole = true
                 entry.reason = "every row is archivable"
+                try onWhole(entry)
             }
         }
         return PartitionSurvey(entries: entries, hasDefault: hasDefault, none: nil)
