@@ -46,7 +46,14 @@ struct PartitionDropper: Sendable {
     /// rows first (a partition an earlier run left). Returns false when it is left for the
     /// next run: a lock not had within `lock_timeout`, a long transaction on the table, or a
     /// detach cut short. A partition that must not be dropped is put back (`keep`).
-    func finish(_ partition: Pending, hasDefault: Bool, checkRows: Bool, on connection: Connection) throws -> Bool {
+    ///
+    /// `serial`, when given, is held around the steps that change the table's partitions
+    /// (detach, put back): PostgreSQL allows one unfinished detach per table, so threads
+    /// finishing partitions at once take turns there and drop side by side.
+    func finish(_ partition: Pending, hasDefault: Bool, checkRows: Bool, serial: NSLock? = nil, on connection: Connection) throws -> Bool {
+        serial?.lock()
+        var holding = serial != nil
+        defer { if holding { serial?.unlock() } }
         do {
             switch try place(of: partition, on: connection) {
             case .gone:
@@ -69,6 +76,10 @@ struct PartitionDropper: Sendable {
             case .detached:
                 break
             }
+            if holding {
+                serial?.unlock()
+                holding = false
+            }
             FaultInjection.point("partition-after-detach")
             try drop(partition, checkRows: checkRows, on: connection)
             return true
@@ -79,6 +90,10 @@ struct PartitionDropper: Sendable {
                 metadata: [LogKey.partition: .string(partition.name), LogKey.error: .string(error.message)])
             return false
         } catch let problem as Unsafe {
+            if !holding {
+                serial?.lock()
+                holding = serial != nil
+            }
             try keep(partition, because: problem.reason, on: connection)
             return true
         }
