@@ -297,6 +297,40 @@ struct PartitionArchiveTests {
         }
     }
 
+    @Test("a row made unarchivable between the survey and the freeze: the check after the freeze finds it; the partition stays, its rows go one by one")
+    func changedAfterSurvey() async throws {
+        try await Self.withQueue { _, connection, config, _ in
+            // One candidate only: every other old partition gets a pending row.
+            let oldest = try Self.name(daysAgo: 59, connection)
+            try connection.execute(
+                """
+                UPDATE queue SET status = 'pending', completed_at = NULL WHERE id IN (
+                    SELECT min(id) FROM queue WHERE created_at >= current_date - 58 AND created_at < current_date - 7 GROUP BY created_at::date)
+                """)
+            try connection.execute("DROP TABLE snapshot")
+            try connection.execute("CREATE TABLE snapshot AS SELECT * FROM queue")
+            let before = try Self.partitions(connection)
+            let process = try ProcessRunner.start(
+                RepositoryPaths.executable("pgsweep"), ["--config", config, "--log-format", "json", "run", "archive"],
+                environment: ["PGSWEEP_STOP_AT": "partition-before-freeze"])
+            #expect(eventually(within: 60) { process.isStopped || process.hasExited })
+            let changed = try connection.query(
+                "UPDATE \(oldest) SET status = 'pending', completed_at = NULL WHERE id = (SELECT max(id) FROM \(oldest)) RETURNING id"
+            )[0].require(Int64.self, "id")
+            try connection.execute("UPDATE snapshot SET status = 'pending', completed_at = NULL WHERE id = $1", [changed])
+            process.signal(SIGCONT)
+            let run = try process.wait()
+            #expect(run.status == 0, "\(run.all)")
+            #expect(run.stderr.contains("a row changed since it was surveyed"), "\(run.stderr)")
+            #expect(try Self.partitions(connection) == before)
+            #expect(try Self.count(connection, "SELECT count(*) FROM pg_constraint WHERE conname = 'pgsweep_archiving'") == 0)
+            #expect(try Self.count(connection, "SELECT count(*) FROM pgsweep.archive_partitions") == 0)
+            #expect(try Self.count(connection, "SELECT count(*) FROM \(oldest)") == 1)
+            #expect(try Self.count(connection, "SELECT count(*) FROM queue WHERE id = $1 AND status = 'pending'", [changed]) == 1)
+            try Self.nothingLost(connection, config)
+        }
+    }
+
     @Test("a worker's transaction holding a row lock in a candidate partition: no wait, no half-detach; rows go row by row, the next run takes it whole")
     func busyPartition() async throws {
         try await Self.withQueue { database, connection, config, _ in

@@ -102,6 +102,14 @@ public final class RunningProcess: Sendable {
     /// Sends `signal` to the process.
     public func signal(_ signal: Int32) { kill(pid, signal) }
 
+    /// Whether the process is stopped (by SIGSTOP), as /proc says.
+    public var isStopped: Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return false }
+        return stat[stat.index(after: close)...].split(separator: " ").first == "T"
+    }
+
     /// What the process has written to stdout so far.
     public var stdoutSoFar: String { (try? String(contentsOfFile: "\(folder)/stdout", encoding: .utf8)) ?? "" }
 

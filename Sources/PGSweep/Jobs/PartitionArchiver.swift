@@ -10,19 +10,21 @@ import Logging
 /// 1. **Freeze**: `ADD CONSTRAINT pgsweep_archiving CHECK (false) NOT VALID` on the partition
 ///    alone (a brief lock, under `lock_timeout`): from then on no row can be inserted into it
 ///    or updated in it, and no lock is held while it is copied.
-/// 2. **Copy**, in one transaction: the rows stream into files of about `batch_size` rows
-///    (block ranges, `ctid`), each durable and published with its manifest (which records
-///    the partition's name and bounds), every row checked archivable by the statement that
-///    copies it (one that is not fails the copy: the partition is unfrozen and goes row by
-///    row); then one `archive_partitions` row (state `copied`) and the files' ledger rows;
-///    commit. The freeze keeps every row as copied (a row deleted meanwhile is only gone).
+/// 2. **Copy**, in one transaction: the partition is checked again to hold only archivable
+///    rows (after the freeze, so nothing can change between the check and the copy; a row
+///    changed since the survey unfreezes it and its rows go one by one); the rows stream into
+///    files of about `batch_size` rows (block ranges, `ctid`), each durable and published
+///    with its manifest (which records the partition's name and bounds); then one
+///    `archive_partitions` row (state `copied`) and the files' ledger rows; commit. The freeze
+///    keeps every row as copied (a row deleted meanwhile is only gone).
 /// 3. **Detach** and 4. **drop** (`PartitionDropper`): `DETACH PARTITION ... CONCURRENTLY`
 ///    (PostgreSQL 14 on, no default partition, else a plain `DETACH` under `lock_timeout`),
 ///    then `DROP` in the transaction that marks the partition `dropped`, once it is still
 ///    detached and still frozen.
 ///
-/// Two partitions are copied at once, each on a connection of its own, and the drops run on a
-/// third, one after another. A run starts by finishing what an earlier one left (`recover`).
+/// Two partitions are copied at once, each on a connection of its own, starting as soon as the
+/// survey finds the first; detaches and drops run on two more (`PartitionDropQueue`). A run
+/// starts by finishing what an earlier one left (`recover`).
 struct PartitionArchiver {
     let job: ArchiveJob
     let queue: QueueTable

@@ -24,9 +24,6 @@ struct PartitionCopier: Sendable {
         var taken: PartitionArchiver.Taken
     }
 
-    /// The error the copy's row check raises for a row that is not archivable.
-    private static let notArchivable = SQLState(rawValue: "22012")
-
     /// Freezes and copies `entry`, its files numbered from `batch()`; nil when it was busy
     /// (lock not had within `lock_timeout`) or some row is not archivable: it is unfrozen
     /// and its rows go one by one.
@@ -39,6 +36,7 @@ struct PartitionCopier: Sendable {
                 metadata: [LogKey.partition: .string(entry.name.description), LogKey.reason: .string(holder)])
             return nil
         }
+        FaultInjection.point("partition-before-freeze")
         guard try freeze(entry, on: connection) else { return nil }
         do {
             guard let copied = try copy(entry, store: store, dropper: dropper, batch: batch, on: connection) else {
@@ -70,99 +68,93 @@ struct PartitionCopier: Sendable {
         }
     }
 
-    /// Copies the frozen partition, checking each row; nil when some row is not archivable
-    /// (what was written is left for `archive verify --repair`).
+    /// Copies the frozen partition once it is checked to hold only archivable rows; nil when
+    /// it is not (a row changed since the survey: it is left to go one by one).
+    ///
+    /// The check runs after the freeze, which every write to the partition that was under
+    /// way had to wait for and every later one fails: what it finds is what the copy reads.
     private func copy(
         _ entry: PartitionSurvey.Entry, store: any ArchiveStore, dropper: PartitionDropper, batch: () -> Int, on connection: Connection
     ) throws -> Copied? {
-        let (condition, setup) = PartitionSurvey.archivable(job, now: startedAt, settings: true)
         let part = entry.name.quoted
-        do {
-            return try connection.transaction { connection in
-                try connection.set([("statement_timeout", statementTimeout.postgresSetting)], for: .transaction)
-                for (sql, parameters) in setup { try connection.execute(sql, parameters) }
-                // Failed rows through the partition's failed-retry or status index; the rest are completed.
-                let shape = try connection.query(
-                    """
-                    SELECT (pg_relation_size($1::regclass) / current_setting('block_size')::int8) AS blocks,
-                           CASE WHEN reltuples > 0 AND relpages > 0 THEN reltuples / relpages ELSE 60 END::float8 AS per_block,
-                           (SELECT count(*) FROM ONLY \(part) WHERE status = 'failed') AS failed
-                    FROM pg_class WHERE oid = $1::regclass
-                    """, [part])[0]
-                let blocks = try shape.require(Int64.self, "blocks")
-                let perFile = max(1, Int64(Double(batchSize) / max(1, try shape.require(Double.self, "per_block"))))
-                let source = queue.archiveSource
-                let columns = queue.columns.map { ArchiveManifest.Column(name: $0.name, type: $0.type) }
-                let names = columns.map(\.name)
-                guard let idColumn = names.firstIndex(of: "id"), let createdAtColumn = names.firstIndex(of: "created_at") else {
-                    throw PGSweepError.missingColumns(job: job.definition.name, table: queue.name.description, columns: ["id", "created_at"])
-                }
-                var written: [(key: String, manifest: ArchiveManifest)] = []
-                var taken = PartitionArchiver.Taken()
-                var start: Int64 = 0
-                repeat {
-                    let end = start + perFile
-                    // The last range is open, so no row is left out whatever the estimates.
-                    let range = "ctid >= '(\(start),0)'::tid" + (end < blocks ? " AND ctid < '(\(end),0)'::tid" : "")
-                    start = end
-                    let number = batch()
-                    let key = ArchivePaths.dataKey(source: source, date: startedAt, runID: runID, batch: number)
-                    let writer = try ArchiveFileWriter(
-                        store: store, key: key, level: Int32(job.storage.compressionLevel), idColumn: idColumn, createdAtColumn: createdAtColumn)
-                    // Each row is checked as it goes out: one that is not archivable divides by zero,
-                    // which ends the copy (and the transaction) with SQLSTATE 22012.
-                    let rows = try connection.copyOut(
-                        """
-                        COPY (SELECT * FROM ONLY \(part) WHERE \(range)
-                              AND 1 / (CASE WHEN \(condition) IS NOT TRUE THEN 0 ELSE 1 END) = 1)
-                        TO STDOUT (FORMAT csv, HEADER)
-                        """
-                    ) { try writer.write($0) }
-                    guard rows > 0 else { continue }
-                    let facts = try writer.finish()
-                    guard facts.rows == rows, facts.header == names else {
-                        throw ArchiveError(.damaged, path: writer.path, "wrote \(facts.rows) rows with header \(facts.header), the server sent \(rows)")
-                    }
-                    let manifest = ArchiveManifest(
-                        pgsweepVersion: PGSweepVersion.current, source: source, key: queue.identityKey ?? ["id"],
-                        file: (key as NSString).lastPathComponent, columns: columns, facts: facts,
-                        selection: "partition \(entry.name) \(entry.bounds), every row archivable", job: job.definition.name,
-                        runID: runID, batch: number, writtenAt: PostgresTimestamp.format(Date()),
-                        partition: .init(name: entry.name.quoted, bounds: entry.bounds))
-                    try writer.publish(manifest: manifest) {}
-                    written.append((key, manifest))
-                    taken.completed += rows
-                    taken.bytes += facts.bytes
-                } while start < blocks
-                guard taken.completed > 0 else { return nil }
-                FaultInjection.point("partition-after-files")
-                taken.failed = try shape.require(Int64.self, "failed")
-                taken.completed -= taken.failed
-                taken.files = written.count
-                let total = taken.completed + taken.failed
-                let id = try connection.query(
-                    """
-                    INSERT INTO \(dropper.partitions) (run_id, job, table_name, database_system_id, database_name, partition_name, bounds, row_count, state)
-                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'copied') RETURNING id
-                    """,
-                    [runID, job.definition.name, queue.name.quoted, queue.database.systemIdentifier, queue.database.name,
-                     entry.name.quoted, entry.bounds, total])[0].require(Int64.self, "id")
-                for (key, manifest) in written {
-                    try ArchiveLedger(schema: job.schema).record(manifest, relativePath: key, partitionID: id, on: connection)
-                }
-                try progress?.record(taken.counts, on: connection)
-                FaultInjection.point("partition-after-ledger")
+        return try connection.transaction { connection in
+            try connection.set([("statement_timeout", statementTimeout.postgresSetting)], for: .transaction)
+            if let status = try PartitionSurvey.contents(job, in: part, now: startedAt, on: connection).unfinished {
                 logger.info(
-                    "partition copied whole",
-                    metadata: [LogKey.partition: .string(entry.name.description), LogKey.rows: .stringConvertible(total),
-                               LogKey.files: .stringConvertible(written.count)])
-                return Copied(pending: .init(id: id, name: part, bounds: entry.bounds, rows: total), taken: taken)
+                    "partition not taken whole: a row changed since it was surveyed; its rows go one by one",
+                    metadata: [LogKey.partition: .string(entry.name.description), LogKey.status: .string(status)])
+                return nil
             }
-        } catch let error as PostgresError where error.sqlState == Self.notArchivable {
+            // Failed rows through the partition's failed-retry or status index; the rest are completed.
+            let shape = try connection.query(
+                """
+                SELECT (pg_relation_size($1::regclass) / current_setting('block_size')::int8) AS blocks,
+                       CASE WHEN reltuples > 0 AND relpages > 0 THEN reltuples / relpages ELSE 60 END::float8 AS per_block,
+                       (SELECT count(*) FROM ONLY \(part) WHERE status = 'failed') AS failed
+                FROM pg_class WHERE oid = $1::regclass
+                """, [part])[0]
+            let blocks = try shape.require(Int64.self, "blocks")
+            let perFile = max(1, Int64(Double(batchSize) / max(1, try shape.require(Double.self, "per_block"))))
+            let source = queue.archiveSource
+            let columns = queue.columns.map { ArchiveManifest.Column(name: $0.name, type: $0.type) }
+            let names = columns.map(\.name)
+            guard let idColumn = names.firstIndex(of: "id"), let createdAtColumn = names.firstIndex(of: "created_at") else {
+                throw PGSweepError.missingColumns(job: job.definition.name, table: queue.name.description, columns: ["id", "created_at"])
+            }
+            var written: [(key: String, manifest: ArchiveManifest)] = []
+            var taken = PartitionArchiver.Taken()
+            var start: Int64 = 0
+            repeat {
+                let end = start + perFile
+                // The last range is open, so no row is left out whatever the estimates.
+                let range = "ctid >= '(\(start),0)'::tid" + (end < blocks ? " AND ctid < '(\(end),0)'::tid" : "")
+                start = end
+                let number = batch()
+                let key = ArchivePaths.dataKey(source: source, date: startedAt, runID: runID, batch: number)
+                let writer = try ArchiveFileWriter(
+                    store: store, key: key, level: Int32(job.storage.compressionLevel), idColumn: idColumn, createdAtColumn: createdAtColumn)
+                let rows = try connection.copyOut(
+                    "COPY (SELECT * FROM ONLY \(part) WHERE \(range)) TO STDOUT (FORMAT csv, HEADER)"
+                ) { try writer.write($0) }
+                guard rows > 0 else { continue }
+                let facts = try writer.finish()
+                guard facts.rows == rows, facts.header == names else {
+                    throw ArchiveError(.damaged, path: writer.path, "wrote \(facts.rows) rows with header \(facts.header), the server sent \(rows)")
+                }
+                let manifest = ArchiveManifest(
+                    pgsweepVersion: PGSweepVersion.current, source: source, key: queue.identityKey ?? ["id"],
+                    file: (key as NSString).lastPathComponent, columns: columns, facts: facts,
+                    selection: "partition \(entry.name) \(entry.bounds), every row archivable", job: job.definition.name,
+                    runID: runID, batch: number, writtenAt: PostgresTimestamp.format(Date()),
+                    partition: .init(name: entry.name.quoted, bounds: entry.bounds))
+                try writer.publish(manifest: manifest) {}
+                written.append((key, manifest))
+                taken.completed += rows
+                taken.bytes += facts.bytes
+            } while start < blocks
+            guard taken.completed > 0 else { return nil }
+            FaultInjection.point("partition-after-files")
+            taken.failed = try shape.require(Int64.self, "failed")
+            taken.completed -= taken.failed
+            taken.files = written.count
+            let total = taken.completed + taken.failed
+            let id = try connection.query(
+                """
+                INSERT INTO \(dropper.partitions) (run_id, job, table_name, database_system_id, database_name, partition_name, bounds, row_count, state)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'copied') RETURNING id
+                """,
+                [runID, job.definition.name, queue.name.quoted, queue.database.systemIdentifier, queue.database.name,
+                 entry.name.quoted, entry.bounds, total])[0].require(Int64.self, "id")
+            for (key, manifest) in written {
+                try ArchiveLedger(schema: job.schema).record(manifest, relativePath: key, partitionID: id, on: connection)
+            }
+            try progress?.record(taken.counts, on: connection)
+            FaultInjection.point("partition-after-ledger")
             logger.info(
-                "partition not taken whole: a row changed since it was surveyed; its rows go one by one",
-                metadata: [LogKey.partition: .string(entry.name.description)])
-            return nil
+                "partition copied whole",
+                metadata: [LogKey.partition: .string(entry.name.description), LogKey.rows: .stringConvertible(total),
+                           LogKey.files: .stringConvertible(written.count)])
+            return Copied(pending: .init(id: id, name: part, bounds: entry.bounds, rows: total), taken: taken)
         }
     }
 }

@@ -33,36 +33,14 @@ struct PartitionSurvey {
     /// passes, at `now`.
     static func archivable(_ job: ArchiveJob, now: Date) -> (sql: String, parameters: [(any PostgresBindable)?]) {
         var parameters: [(any PostgresBindable)?] = []
-        let sql = archivable(job, now: now) { _, filter in
-            defer { parameters = filter.appending(to: parameters) }
-            return filter.condition(parameter: parameters.count + 1)
-        }
-        return (sql, parameters)
-    }
-
-    /// The same condition for a statement that takes no parameters (COPY): each pass's flow
-    /// list is read from a setting (`pgsweep.flows_<n>`), which `setup` sets in the transaction.
-    static func archivable(
-        _ job: ArchiveJob, now: Date, settings: Bool
-    ) -> (sql: String, setup: [(sql: String, parameters: [(any PostgresBindable)?])]) {
-        var setup: [(sql: String, parameters: [(any PostgresBindable)?])] = []
-        let sql = archivable(job, now: now) { index, filter in
-            let name = "pgsweep.flows_\(index + 1)"
-            if let flows = filter.flows { setup.append(("SELECT set_config($1, $2, true)", [name, flows.postgresText])) }
-            return filter.condition(setting: name)
-        }
-        return (sql, setup)
-    }
-
-    /// The condition, each pass's flow condition made by `flows` (pass index, its filter).
-    private static func archivable(_ job: ArchiveJob, now: Date, flows: (Int, FlowFilter) -> String?) -> String {
-        let parts = FlowPass.passes(job.settings, flows: job.definition.flows).enumerated().map { index, pass in
-            let flow = flows(index, pass.filter).map { "\($0) AND " } ?? ""
+        let parts = FlowPass.passes(job.settings, flows: job.definition.flows).map { pass in
+            let flow = pass.filter.condition(parameter: parameters.count + 1).map { "\($0) AND " } ?? ""
+            parameters = pass.filter.appending(to: parameters)
             let completed = job.criteria(.completed, pass: pass, now: now).condition
             let failed = job.criteria(.failed, pass: pass, now: now).condition
             return "(\(flow)((\(completed)) OR (\(failed))))"
         }
-        return "(" + parts.joined(separator: " OR ") + ")"
+        return ("(" + parts.joined(separator: " OR ") + ")", parameters)
     }
 
     /// What `partition` holds, in one statement: the status of a row that is not archivable
