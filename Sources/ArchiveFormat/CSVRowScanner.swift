@@ -20,6 +20,8 @@ public struct CSVRowScanner {
     private var captureNames: [String]?
     /// For each column position of the header, whether some slot captures it.
     private var captured: [Bool] = []
+    /// The last column position captured (-1 for none); set with the header.
+    private var lastCaptured = Int.max
     /// Whether the current field's bytes are kept (the header's, or a captured column's).
     private var keeping = true
     private var field = 0
@@ -119,6 +121,23 @@ public struct CSVRowScanner {
                 quoteSeen = true
                 continue
             }
+            if field > lastCaptured {
+                // Past the last captured column, the row ends at the next newline unless a
+                // quote comes first (then the fields are walked one by one).
+                let newline = offset(memchr(base + index, 0x0A, count - index)) ?? count
+                if memchr(base + index, 0x22, newline - index) == nil {
+                    if newline > index {
+                        quoteSeen = false
+                        fieldStarted = true
+                    }
+                    index = newline
+                    if index == count { return }
+                    index += 1
+                    endField()
+                    try endRow(onRow)
+                    continue
+                }
+            }
             // An unquoted run (PostgreSQL quotes a field whole or not at all) ends at the next
             // comma or newline, whichever comes first.
             let from = index
@@ -188,6 +207,7 @@ public struct CSVRowScanner {
             }
             captured = Array(repeating: false, count: headerFields.count)
             for position in capture where captured.indices.contains(position) { captured[position] = true }
+            lastCaptured = captured.lastIndex(of: true) ?? -1
         } else {
             rows += 1
             try values.withUnsafeBufferPointer { values in

@@ -34,6 +34,11 @@ struct CSVRowScannerTests {
                 ["2", "b,c", "line one\nline two", #"say "hi""#],
                 ["3", nil, "", "x"],
             ], "chunk \(chunk)")
+            // Past the last captured column the scanner skips to the row's end, but for quotes.
+            let (first, firsts) = try Self.scan(Self.csv, chunk: chunk, capture: [0])
+            #expect(first.rows == 3 && firsts == [["1"], ["2"], ["3"]], "chunk \(chunk)")
+            let (none, nones) = try Self.scan(Self.csv, chunk: chunk, capture: [])
+            #expect(none.rows == 3 && nones.count == 3, "chunk \(chunk)")
         }
     }
 

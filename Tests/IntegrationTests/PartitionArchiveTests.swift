@@ -314,9 +314,19 @@ struct PartitionArchiveTests {
                 RepositoryPaths.executable("pgsweep"), ["--config", config, "--log-format", "json", "run", "archive"],
                 environment: ["PGSWEEP_STOP_AT": "partition-before-freeze"])
             #expect(eventually(within: 60) { process.isStopped || process.hasExited })
-            let changed = try connection.query(
-                "UPDATE \(oldest) SET status = 'pending', completed_at = NULL WHERE id = (SELECT max(id) FROM \(oldest)) RETURNING id"
-            )[0].require(Int64.self, "id")
+            // Bounded, so a lock the stopped process holds fails the test instead of hanging it.
+            try connection.execute("SET lock_timeout = '30s'")
+            let changed: Int64
+            do {
+                changed = try connection.query(
+                    "UPDATE \(oldest) SET status = 'pending', completed_at = NULL WHERE id = (SELECT max(id) FROM \(oldest)) RETURNING id"
+                )[0].require(Int64.self, "id")
+            } catch {
+                process.signal(SIGCONT)
+                _ = try? process.wait()
+                throw error
+            }
+            try connection.execute("RESET lock_timeout")
             try connection.execute("UPDATE snapshot SET status = 'pending', completed_at = NULL WHERE id = $1", [changed])
             process.signal(SIGCONT)
             let run = try process.wait()

@@ -105,11 +105,10 @@ struct PartitionDropper: Sendable {
     func oldLockHolder(of relations: [Int64], on connection: Connection) throws -> String? {
         try connection.query(
             """
-            SELECT format('pid %s, in a transaction for %ss', a.pid, round(extract(epoch FROM now() - a.xact_start))) AS holder
-            FROM pg_stat_activity a
-            WHERE a.xact_start < now() - $2::interval AND a.pid <> pg_backend_pid()
-              AND EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND l.locktype = 'relation' AND l.granted
-                          AND l.relation = ANY($1::int8[]::oid[]))
+            SELECT format('pid %s, in a transaction for %ss', l.pid, round(extract(epoch FROM now() - a.xact_start))) AS holder
+            FROM pg_locks l CROSS JOIN LATERAL pg_stat_get_activity(l.pid) a
+            WHERE l.locktype = 'relation' AND l.granted AND l.relation = ANY($1::int8[]::oid[]) AND l.pid <> pg_backend_pid()
+              AND a.xact_start < now() - $2::interval
             ORDER BY a.xact_start LIMIT 1
             """, [relations, lockTimeout.postgresSetting]
         ).first?.decode(String.self, "holder")

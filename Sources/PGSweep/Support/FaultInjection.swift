@@ -29,6 +29,6 @@ public enum FaultInjection {
             return reached[point]!
         }
         if let crash, crash.point == point, count == crash.count { kill(getpid(), SIGKILL) }
-        if let stop, stop.point == point, count == stop.count { kill(getpid(), SIGSTOP) }
+        if let stop, stop.point == point, count == stop.count { raise(SIGSTOP) }  // this thread first, before it goes on
     }
 }
