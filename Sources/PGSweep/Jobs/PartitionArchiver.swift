@@ -80,7 +80,7 @@ struct PartitionArchiver {
                     copying = try start(copier, work: work)
                     declined = copying == nil
                 }
-                work.add(entry)
+                if copying != nil { work.add(entry) }
             }
         } catch {
             work.close()
