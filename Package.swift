@@ -62,7 +62,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "PGSweepBench",
-            dependencies: ["LibPQ", "Zstd", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["ArchiveFormat", "LibPQ", "Zstd", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "TestSupport",

@@ -23,10 +23,7 @@ public final class ArchiveFileWriter: @unchecked Sendable {
     private var hasher = SHA256()
     private var scanner: CSVRowScanner
     private var written: Int64 = 0
-    private var minID: Int64?
-    private var maxID: Int64?
-    private var minCreatedAt: [UInt8]?
-    private var maxCreatedAt: [UInt8]?
+    private var ranges = ArchiveRanges()
     private var facts: Facts?
     private let pipeline = Pipeline()
     private var running = false
@@ -82,7 +79,12 @@ public final class ArchiveFileWriter: @unchecked Sendable {
 
     /// Adds CSV bytes (any split of rows). Throws the error the writer's thread met, if any.
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
-        let chunk = [UInt8](bytes)
+        try write(chunk: [UInt8](bytes))
+    }
+
+    /// Adds CSV bytes (any split of rows), taking the array as it is. Throws the error the
+    /// writer's thread met, if any.
+    public func write(chunk: [UInt8]) throws {
         if !running {
             running = true
             // The thread holds the writer weakly: a writer dropped unfinished ends it (deinit).
@@ -125,34 +127,12 @@ public final class ArchiveFileWriter: @unchecked Sendable {
 
     /// Scans, compresses, hashes and stores one chunk (on the writer's thread).
     private func consume(_ bytes: UnsafeRawBufferPointer) throws {
-        try scanner.scan(bytes) { row in
-            if let id = row.int64(0) {
-                minID = min(minID ?? id, id)
-                maxID = max(maxID ?? id, id)
-            }
-            if let created = row.bytes(1) {
-                // ISO text in one time zone sorts as time does.
-                if minCreatedAt?.withUnsafeBufferPointer({ Self.precedes(created, $0) }) ?? true { Self.keep(created, in: &minCreatedAt) }
-                if maxCreatedAt?.withUnsafeBufferPointer({ Self.precedes($0, created) }) ?? true { Self.keep(created, in: &maxCreatedAt) }
-            }
-        }
+        // Noted in a local copy: the writer's own fields are touched once a chunk, not once a row.
+        var noted = ArchiveRanges()
+        swap(&noted, &ranges)
+        defer { swap(&noted, &ranges) }
+        try scanner.scan(bytes) { noted.note($0) }
         try compressor.write(bytes)
-    }
-
-    /// Whether `a` sorts before `b`, byte by byte.
-    private static func precedes(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
-        let shorter = min(a.count, b.count)
-        let order = shorter == 0 ? 0 : memcmp(a.baseAddress!, b.baseAddress!, shorter)
-        return order != 0 ? order < 0 : a.count < b.count
-    }
-
-    /// Makes `slot` hold `bytes`, reusing its storage.
-    private static func keep(_ bytes: UnsafeBufferPointer<UInt8>, in slot: inout [UInt8]?) {
-        if slot == nil {
-            slot = Array(bytes)
-        } else {
-            slot!.replaceSubrange(0..<slot!.count, with: bytes)
-        }
     }
 
     /// What a finished file holds, as its manifest records it.
@@ -187,9 +167,9 @@ public final class ArchiveFileWriter: @unchecked Sendable {
         try object.finish()
         let digest = hasher.finalize().map { String(format: "%02x", $0) }.joined()
         let facts = Facts(
-            rows: scanner.rows, bytes: written, sha256: digest, header: scanner.header ?? [], minID: minID, maxID: maxID,
-            minCreatedAt: minCreatedAt.map { String(decoding: $0, as: UTF8.self) },
-            maxCreatedAt: maxCreatedAt.map { String(decoding: $0, as: UTF8.self) })
+            rows: scanner.rows, bytes: written, sha256: digest, header: scanner.header ?? [], minID: ranges.minID,
+            maxID: ranges.maxID, minCreatedAt: ranges.minCreatedAt.map { String(decoding: $0, as: UTF8.self) },
+            maxCreatedAt: ranges.maxCreatedAt.map { String(decoding: $0, as: UTF8.self) })
         self.facts = facts
         return facts
     }

@@ -106,7 +106,97 @@ public struct CSVRowScanner {
     public mutating func scan(_ bytes: UnsafeRawBufferPointer, onRow: (Row) throws -> Void) throws {
         guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return }
         let count = bytes.count
-        var index = 0
+        try withUnsafeTemporaryAllocation(of: Int.self, capacity: max(1, ranges.count)) { inPlace in
+            var index = 0
+            while index < count {
+                // At a row's start (after the header), a row that ends in these bytes is read
+                // where it lies; otherwise, and for what that declines, field by field.
+                if header != nil, field == 0, !fieldStarted, !inQuotes,
+                    let next = try scanRowInPlace(base, from: index, count: count, ranges: inPlace, onRow)
+                {
+                    index = next
+                } else {
+                    index = try walk(base, from: index, count: count, onRow)
+                }
+            }
+        }
+    }
+
+    /// Reads the whole row starting at `start` in place, handing `onRow` its captured values
+    /// without copying them; returns the index after its newline. Nil (nothing read, nothing
+    /// changed) when the row does not end within `count`, a captured value holds a doubled
+    /// quote (it must be unquoted), or a quoted value is followed by something other than a
+    /// comma or newline: `walk` reads those.
+    private mutating func scanRowInPlace(
+        _ base: UnsafePointer<UInt8>, from start: Int, count: Int, ranges: UnsafeMutableBufferPointer<Int>,
+        _ onRow: (Row) throws -> Void
+    ) rethrows -> Int? {
+        for slot in ranges.indices { ranges[slot] = -1 }
+        var index = start
+        var column = 0
+        while true {
+            let keep = column < captured.count && captured[column]
+            let from: Int
+            let to: Int
+            let quoted = index < count && base[index] == 0x22
+            if quoted {
+                var at = index + 1
+                var doubled = false
+                while true {
+                    guard let quote = memchr(base + at, 0x22, count - at) else { return nil }
+                    let end = base.distance(to: quote.assumingMemoryBound(to: UInt8.self))
+                    guard end + 1 < count else { return nil }
+                    if base[end + 1] == 0x22 {  // a doubled quote: one quote of the value
+                        doubled = true
+                        at = end + 2
+                        continue
+                    }
+                    from = index + 1
+                    to = end
+                    index = end + 1
+                    break
+                }
+                if keep && doubled { return nil }
+            } else {
+                // Unquoted: up to the next comma or newline.
+                var end = index
+                while end < count, base[end] != 0x2C, base[end] != 0x0A { end += 1 }
+                from = index
+                to = end
+                index = end
+            }
+            guard index < count else { return nil }
+            if keep {
+                for slot in capture.indices where capture[slot] == column {
+                    ranges[slot * 2] = !quoted && from == to ? -1 : from
+                    ranges[slot * 2 + 1] = to
+                }
+            }
+            let separator = base[index]
+            index += 1
+            if separator == 0x0A { break }
+            guard separator == 0x2C else { return nil }
+            column += 1
+            if column > lastCaptured {
+                // Past the last captured column the row ends at the next newline, unless a
+                // quote comes first (then its fields are walked one by one).
+                guard let found = memchr(base + index, 0x0A, count - index) else { return nil }
+                let newline = base.distance(to: found.assumingMemoryBound(to: UInt8.self))
+                if memchr(base + index, 0x22, newline - index) == nil {
+                    index = newline + 1
+                    break
+                }
+            }
+        }
+        rows += 1
+        try onRow(Row(values: UnsafeBufferPointer(start: base, count: count), ranges: UnsafeBufferPointer(ranges)))
+        return index
+    }
+
+    /// Reads `bytes` from `start` field by field, keeping what a row split across chunks
+    /// needs; returns the index after the first row it ends, or `count`.
+    private mutating func walk(_ base: UnsafePointer<UInt8>, from start: Int, count: Int, _ onRow: (Row) throws -> Void) throws -> Int {
+        var index = start
         func offset(_ pointer: UnsafeMutableRawPointer?) -> Int? {
             pointer.map { base.distance(to: $0.assumingMemoryBound(to: UInt8.self)) }
         }
@@ -115,7 +205,7 @@ public struct CSVRowScanner {
                 // Inside quotes only a quote matters: it ends the quoted text or, doubled, is one.
                 let end = offset(memchr(base + index, 0x22, count - index)) ?? count
                 if keeping, end > index { values.append(contentsOf: UnsafeBufferPointer(start: base + index, count: end - index)) }
-                if end == count { return }
+                if end == count { return count }
                 index = end + 1
                 inQuotes = false
                 quoteSeen = true
@@ -131,11 +221,11 @@ public struct CSVRowScanner {
                         fieldStarted = true
                     }
                     index = newline
-                    if index == count { return }
+                    if index == count { return count }
                     index += 1
                     endField()
                     try endRow(onRow)
-                    continue
+                    return index
                 }
             }
             // An unquoted run (PostgreSQL quotes a field whole or not at all) ends at the next
@@ -148,7 +238,7 @@ public struct CSVRowScanner {
                 if keeping { values.append(contentsOf: UnsafeBufferPointer(start: base + from, count: index - from)) }
                 quoteSeen = false
                 fieldStarted = true
-                if index == count { return }
+                if index == count { return count }
             }
             let byte = base[index]
             index += 1
@@ -166,8 +256,10 @@ public struct CSVRowScanner {
             default:  // \n
                 endField()
                 try endRow(onRow)
+                return index
             }
         }
+        return count
     }
 
     /// Checks the data ended at a row boundary.

@@ -11,10 +11,38 @@ extension Connection {
     public func copyOut(
         _ sql: String, chunkSize: Int = 256 * 1024, _ consume: (UnsafeRawBufferPointer) throws -> Void
     ) throws -> Int64 {
+        try copyOut(sql, chunkSize: chunkSize) { (buffer: inout [UInt8]) in
+            defer { buffer.removeAll(keepingCapacity: true) }
+            try buffer.withUnsafeBytes { try consume($0) }
+        }
+    }
+
+    /// As `copyOut(_:chunkSize:_:)`, handing each chunk over as an array the consumer keeps
+    /// (no copy is made of it).
+    @discardableResult
+    public func copyOutChunks(_ sql: String, chunkSize: Int = 256 * 1024, _ consume: ([UInt8]) throws -> Void) throws -> Int64 {
+        try copyOut(sql, chunkSize: chunkSize) { (buffer: inout [UInt8]) in
+            var chunk = [UInt8]()
+            chunk.reserveCapacity(chunkSize)
+            swap(&chunk, &buffer)
+            try consume(chunk)
+        }
+    }
+
+    /// Runs the COPY, calling `flush` with each full chunk; `flush` leaves the buffer empty.
+    private func copyOut(_ sql: String, chunkSize: Int, flush: (inout [UInt8]) throws -> Void) throws -> Int64 {
         try startCopy(sql, expecting: PGRES_COPY_OUT)
         var buffer = [UInt8]()
         buffer.reserveCapacity(chunkSize)
         var consumerError: (any Error)?
+        func deliver() {
+            do {
+                try flush(&buffer)
+            } catch {
+                consumerError = error
+                cancelHandle()?.cancel()
+            }
+        }
         while true {
             var row: UnsafeMutablePointer<CChar>?
             let length = PQgetCopyData(handle, &row, 0)
@@ -22,21 +50,18 @@ extension Connection {
                 defer { PQfreemem(row) }
                 guard consumerError == nil else { continue }
                 let bytes = UnsafeRawBufferPointer(start: row, count: Int(length))
-                if buffer.count + bytes.count > chunkSize, !buffer.isEmpty {
-                    consumerError = flush(&buffer, consume)
-                    if consumerError != nil { cancelHandle()?.cancel() }
-                }
-                buffer.append(contentsOf: bytes)
+                if buffer.count + bytes.count > chunkSize, !buffer.isEmpty { deliver() }
+                if consumerError == nil { buffer.append(contentsOf: bytes) }
                 continue
             }
             if length == -1 { break }  // end of the COPY data
             // -2: an error; the result below says which.
             break
         }
-        if consumerError == nil, !buffer.isEmpty { consumerError = flush(&buffer, consume) }
+        if consumerError == nil, !buffer.isEmpty { deliver() }
         let result = PQgetResult(handle)
         drainResultsAfter(result)
-        if let consumerError { 
+        if let consumerError {
             if let result { PQclear(result) }
             throw consumerError
         }
@@ -77,16 +102,6 @@ extension Connection {
             throw PostgresError(kind: .client, message: "statement did not start a COPY")
         }
         PQclear(result)
-    }
-
-    private func flush(_ buffer: inout [UInt8], _ consume: (UnsafeRawBufferPointer) throws -> Void) -> (any Error)? {
-        defer { buffer.removeAll(keepingCapacity: true) }
-        do {
-            try buffer.withUnsafeBytes { try consume($0) }
-            return nil
-        } catch {
-            return error
-        }
     }
 
     /// Discards any results after `result`, which the caller keeps.

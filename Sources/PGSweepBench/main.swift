@@ -5,6 +5,13 @@
 //       streams COPY output through the zstd compressor into FILE (created, never
 //       overwritten) and prints one JSON line: rows, raw_bytes, compressed_bytes, seconds,
 //       peak_rss_kib.
+//   pgsweep-bench write-file --input CSV --directory DIR [--level N] [--repeat N]
+//       feeds a CSV file (with its header) through an archive file writer into a new file
+//       under DIR, in 256 kB chunks as a COPY would, N times, and prints one JSON line: rows,
+//       the id and created_at ranges, the least CPU seconds (user + system) of one pass, and
+//       its wall seconds. The client's
+//       own cost of archiving, without a server sharing the machine.
+import ArchiveFormat
 import Foundation
 import LibPQ
 import Logging
@@ -48,11 +55,64 @@ func copyOut(_ arguments: [String]) throws {
             + "\"seconds\":\(seconds),\"peak_rss_kib\":\(peakResidentKiB())}")
 }
 
+/// CPU seconds (user + system) this process has used so far.
+func cpuSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    let seconds = { (time: timeval) in Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
+    return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+}
+
+func writeFile(_ arguments: [String]) throws {
+    guard let input = option("--input", in: arguments), let directory = option("--directory", in: arguments)
+    else { throw Failure(description: "write-file needs --input and --directory") }
+    let level = Int32(option("--level", in: arguments) ?? "3") ?? 3
+    let passes = Int(option("--repeat", in: arguments) ?? "3") ?? 3
+    let data = try Data(contentsOf: URL(fileURLWithPath: input))
+    guard let header = data.firstIndex(of: 0x0A) else { throw Failure(description: "\(input): no header line") }
+    let names = String(decoding: data[..<header], as: UTF8.self).split(separator: ",").map(String.init)
+    guard let id = names.firstIndex(of: "id"), let createdAt = names.firstIndex(of: "created_at")
+    else { throw Failure(description: "\(input): the header has no id or created_at") }
+    let store = LocalArchiveStore(root: directory)
+    var best = (cpu: Double.infinity, wall: 0.0)
+    var facts: ArchiveFileWriter.Facts?
+    for pass in 0..<passes {
+        let cpu = cpuSeconds()
+        let started = DispatchTime.now()
+        let writer = try ArchiveFileWriter(
+            store: store, key: "bench/\(ProcessInfo.processInfo.processIdentifier)-\(pass).csv.zst", level: level,
+            idColumn: id, createdAtColumn: createdAt)
+        try data.withUnsafeBytes { bytes in
+            var start = 0
+            while start < bytes.count {
+                // Whole lines, as a COPY's chunks hold whole rows.
+                var end = min(bytes.count, start + 256 * 1024)
+                while end < bytes.count && bytes[end - 1] != 0x0A { end -= 1 }
+                if end == start { end = bytes.count }
+                try writer.write(UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
+                start = end
+            }
+        }
+        facts = try writer.finish()
+        let wall = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
+        let used = cpuSeconds() - cpu
+        if used < best.cpu { best = (used, wall) }
+    }
+    guard let facts else { throw Failure(description: "write-file: --repeat must be at least 1") }
+    print(
+        "{\"rows\":\(facts.rows),\"ids\":\"\(facts.minID ?? 0)..\(facts.maxID ?? 0)\",\"created_at\":\"\(facts.minCreatedAt ?? "")..\(facts.maxCreatedAt ?? "")\","
+            + "\"cpu_seconds\":\(best.cpu),\"wall_seconds\":\(best.wall)}")
+}
+
 let arguments = Array(CommandLine.arguments.dropFirst())
 do {
     switch arguments.first {
     case "copy-out": try copyOut(Array(arguments.dropFirst()))
-    default: throw Failure(description: "usage: pgsweep-bench copy-out --conninfo C --sql S --output FILE [--level N]")
+    case "write-file": try writeFile(Array(arguments.dropFirst()))
+    default:
+        throw Failure(
+            description: "usage: pgsweep-bench copy-out --conninfo C --sql S --output FILE [--level N]\n"
+                + "       pgsweep-bench write-file --input CSV --directory DIR [--level N] [--repeat N]")
     }
 } catch {
     FileHandle.standardError.write(Data("pgsweep-bench: \(error)\n".utf8))

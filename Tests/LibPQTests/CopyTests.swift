@@ -27,6 +27,26 @@ struct CopyTests {
         }
     }
 
+    @Test("COPY OUT hands over chunks of whole rows, the same bytes as the streamed form")
+    func copyOutChunks() async throws {
+        try await TestDatabase.with { database in
+            let connection = try database.connect()
+            try connection.execute(
+                "CREATE TABLE t AS SELECT g AS id, CASE WHEN g % 7 = 0 THEN E'two\\nlines, \"quoted\"' ELSE md5(g::text) END AS v "
+                    + "FROM generate_series(1, 20000) g")
+            let sql = "COPY t TO STDOUT (FORMAT csv, HEADER)"
+            var streamed: [UInt8] = []
+            try connection.copyOut(sql) { streamed.append(contentsOf: $0) }
+            var kept: [[UInt8]] = []
+            let rows = try connection.copyOutChunks(sql, chunkSize: 16 * 1024) { kept.append($0) }
+            #expect(rows == 20000)
+            #expect(kept.count > 20)
+            #expect(kept.allSatisfy { $0.count <= 16 * 1024 && $0.last == 10 })
+            // Each chunk kept its own bytes: none was reused for the next.
+            #expect(Array(kept.joined()) == streamed)
+        }
+    }
+
     @Test("a consumer error cancels COPY OUT and leaves the connection usable")
     func copyOutConsumerError() async throws {
         try await TestDatabase.with { database in

@@ -113,9 +113,9 @@ struct PartitionCopier: Sendable {
                 let key = ArchivePaths.dataKey(source: source, date: startedAt, runID: runID, batch: number)
                 let writer = try ArchiveFileWriter(
                     store: store, key: key, level: Int32(job.storage.compressionLevel), idColumn: idColumn, createdAtColumn: createdAtColumn)
-                let rows = try connection.copyOut(
+                let rows = try connection.copyOutChunks(
                     "COPY (SELECT * FROM ONLY \(part) WHERE \(range)) TO STDOUT (FORMAT csv, HEADER)"
-                ) { try writer.write($0) }
+                ) { try writer.write(chunk: $0) }
                 guard rows > 0 else { continue }
                 let facts = try writer.finish()
                 guard facts.rows == rows, facts.header == names else {
