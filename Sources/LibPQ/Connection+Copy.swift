@@ -11,33 +11,44 @@ extension Connection {
     public func copyOut(
         _ sql: String, chunkSize: Int = 256 * 1024, _ consume: (UnsafeRawBufferPointer) throws -> Void
     ) throws -> Int64 {
-        try copyOut(sql, chunkSize: chunkSize) { (buffer: inout [UInt8]) in
+        try copyOut(sql, chunkSize: chunkSize) { (buffer: inout [UInt8], _: Int) in
             defer { buffer.removeAll(keepingCapacity: true) }
             try buffer.withUnsafeBytes { try consume($0) }
         }
     }
 
     /// As `copyOut(_:chunkSize:_:)`, handing each chunk over as an array the consumer keeps
-    /// (no copy is made of it).
+    /// (no copy is made of it), with the number of COPY rows in it (the header line, when
+    /// the statement asks for one, is the first chunk's first row). With `cutEvery`, a chunk
+    /// also ends after every `cutEvery`th row of the COPY.
     @discardableResult
-    public func copyOutChunks(_ sql: String, chunkSize: Int = 256 * 1024, _ consume: ([UInt8]) throws -> Void) throws -> Int64 {
-        try copyOut(sql, chunkSize: chunkSize) { (buffer: inout [UInt8]) in
+    public func copyOutChunks(
+        _ sql: String, chunkSize: Int = 256 * 1024, cutEvery: Int? = nil, _ consume: (_ chunk: [UInt8], _ rows: Int) throws -> Void
+    ) throws -> Int64 {
+        try copyOut(sql, chunkSize: chunkSize, cutEvery: cutEvery) { (buffer: inout [UInt8], rows: Int) in
             var chunk = [UInt8]()
             chunk.reserveCapacity(chunkSize)
             swap(&chunk, &buffer)
-            try consume(chunk)
+            try consume(chunk, rows)
         }
     }
 
-    /// Runs the COPY, calling `flush` with each full chunk; `flush` leaves the buffer empty.
-    private func copyOut(_ sql: String, chunkSize: Int, flush: (inout [UInt8]) throws -> Void) throws -> Int64 {
+    /// Runs the COPY, calling `flush` with each full chunk and its row count; `flush` leaves
+    /// the buffer empty.
+    private func copyOut(
+        _ sql: String, chunkSize: Int, cutEvery: Int? = nil, flush: (inout [UInt8], Int) throws -> Void
+    ) throws -> Int64 {
         try startCopy(sql, expecting: PGRES_COPY_OUT)
         var buffer = [UInt8]()
         buffer.reserveCapacity(chunkSize)
+        var rows = 0
+        var total = 0
+        let cut = max(1, cutEvery ?? Int.max)
         var consumerError: (any Error)?
         func deliver() {
+            defer { rows = 0 }
             do {
-                try flush(&buffer)
+                try flush(&buffer, rows)
             } catch {
                 consumerError = error
                 cancelHandle()?.cancel()
@@ -51,7 +62,12 @@ extension Connection {
                 guard consumerError == nil else { continue }
                 let bytes = UnsafeRawBufferPointer(start: row, count: Int(length))
                 if buffer.count + bytes.count > chunkSize, !buffer.isEmpty { deliver() }
-                if consumerError == nil { buffer.append(contentsOf: bytes) }
+                if consumerError == nil {
+                    buffer.append(contentsOf: bytes)
+                    rows += 1
+                    total += 1
+                    if total % cut == 0 { deliver() }
+                }
                 continue
             }
             if length == -1 { break }  // end of the COPY data

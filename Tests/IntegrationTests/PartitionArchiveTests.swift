@@ -294,6 +294,9 @@ struct PartitionArchiveTests {
                 try Self.nothingLost(connection, config)
             }
             try Self.finishes(connection, config, expectDropped: Self.candidates)
+            // A partition's 200 rows went into files of batch_size (50) rows each.
+            #expect(try Self.count(connection, "SELECT count(*) FROM pgsweep.archive_batches WHERE partition_id IS NOT NULL AND row_count <> 50") == 0)
+            #expect(try Self.count(connection, "SELECT count(*) FROM pgsweep.archive_batches WHERE partition_id IS NOT NULL") == Int64(4 * Self.candidates))
         }
     }
 

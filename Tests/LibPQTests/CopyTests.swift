@@ -38,12 +38,23 @@ struct CopyTests {
             var streamed: [UInt8] = []
             try connection.copyOut(sql) { streamed.append(contentsOf: $0) }
             var kept: [[UInt8]] = []
-            let rows = try connection.copyOutChunks(sql, chunkSize: 16 * 1024) { kept.append($0) }
+            var counted = 0
+            let rows = try connection.copyOutChunks(sql, chunkSize: 16 * 1024) { chunk, rows in
+                kept.append(chunk)
+                counted += rows
+            }
             #expect(rows == 20000)
+            #expect(counted == 20001)  // the header line is the first row
             #expect(kept.count > 20)
             #expect(kept.allSatisfy { $0.count <= 16 * 1024 && $0.last == 10 })
             // Each chunk kept its own bytes: none was reused for the next.
             #expect(Array(kept.joined()) == streamed)
+            // Cut after every 1,000th row too (the header line is the first): the chunks' row
+            // counts add up to multiples of 1,000 wherever a cut falls.
+            var sums: [Int] = []
+            try connection.copyOutChunks(sql, cutEvery: 1_000) { _, rows in sums.append((sums.last ?? 0) + rows) }
+            #expect(Set(stride(from: 1_000, through: 20_000, by: 1_000)).isSubset(of: Set(sums)))
+            #expect(sums.last == 20_001)
         }
     }
 

@@ -23,7 +23,7 @@ extension ArchiveJob {
         context.shutdown.setActiveStatement(connection.cancelHandle())
         defer { context.shutdown.setActiveStatement(nil) }
         func copy(_ statement: String, header: Bool) throws -> Int64 {
-            try connection.copyOutChunks("COPY (\(statement)) TO STDOUT (FORMAT csv\(header ? ", HEADER" : ""))") { chunk in
+            try connection.copyOutChunks("COPY (\(statement)) TO STDOUT (FORMAT csv\(header ? ", HEADER" : ""))") { chunk, _ in
                 try writer.write(chunk: chunk)
                 chunks += 1
                 if chunks == 1 { FaultInjection.point("archive-mid-stream") }

@@ -12,8 +12,8 @@ import Logging
 ///    or updated in it, and no lock is held while it is copied.
 /// 2. **Copy**, in one transaction: the partition is checked again to hold only archivable
 ///    rows (after the freeze, so nothing can change between the check and the copy; a row
-///    changed since the survey unfreezes it and its rows go one by one); the rows stream into
-///    files of about `batch_size` rows (block ranges, `ctid`), each durable and published
+///    changed since the survey unfreezes it and its rows go one by one); one COPY of the
+///    partition streams its rows into files of `batch_size` rows, each durable and published
 ///    with its manifest (which records the partition's name and bounds); then one
 ///    `archive_partitions` row (state `copied`) and the files' ledger rows; commit. The freeze
 ///    keeps every row as copied (a row deleted meanwhile is only gone).

@@ -18,6 +18,20 @@ struct PartitionCopier: Sendable {
     /// Where committed work is counted (nil for a run not recorded).
     let progress: RunProgress?
 
+    /// An archive file being written, and the rows sent to it.
+    private struct OpenFile {
+        var key: String
+        var number: Int
+        var writer: ArchiveFileWriter
+        var rows: Int64 = 0
+    }
+
+    /// `name` as a field of a CSV header line, quoted as PostgreSQL's COPY quotes it.
+    static func csvField(_ name: String) -> String {
+        guard name.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return name }
+        return "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+
     /// What copying one partition did.
     struct Copied: Sendable {
         var pending: PartitionDropper.Pending
@@ -86,55 +100,63 @@ struct PartitionCopier: Sendable {
                 return nil
             }
             // Failed rows through the partition's failed-retry or status index; the rest are completed.
-            let shape = try connection.query(
-                """
-                SELECT (pg_relation_size($1::regclass) / current_setting('block_size')::int8) AS blocks,
-                       CASE WHEN reltuples > 0 AND relpages > 0 THEN reltuples / relpages ELSE 60 END::float8 AS per_block,
-                       (SELECT count(*) FROM ONLY \(part) WHERE status = 'failed') AS failed
-                FROM pg_class WHERE oid = $1::regclass
-                """, [part])[0]
-            let blocks = try shape.require(Int64.self, "blocks")
-            let perFile = max(1, Int64(Double(batchSize) / max(1, try shape.require(Double.self, "per_block"))))
+            let failed = try connection.query("SELECT count(*) AS failed FROM ONLY \(part) WHERE status = 'failed'")[0]
+                .require(Int64.self, "failed")
             let source = queue.archiveSource
             let columns = queue.columns.map { ArchiveManifest.Column(name: $0.name, type: $0.type) }
             let names = columns.map(\.name)
             guard let idColumn = names.firstIndex(of: "id"), let createdAtColumn = names.firstIndex(of: "created_at") else {
                 throw PGSweepError.missingColumns(job: job.definition.name, table: queue.name.description, columns: ["id", "created_at"])
             }
+            let header = Array((names.map(Self.csvField).joined(separator: ",") + "\n").utf8)
             var written: [(key: String, manifest: ArchiveManifest)] = []
             var taken = PartitionArchiver.Taken()
-            var start: Int64 = 0
-            repeat {
-                let end = start + perFile
-                // The last range is open, so no row is left out whatever the estimates.
-                let range = "ctid >= '(\(start),0)'::tid" + (end < blocks ? " AND ctid < '(\(end),0)'::tid" : "")
-                start = end
-                let number = batch()
-                let key = ArchivePaths.dataKey(source: source, date: startedAt, runID: runID, batch: number)
-                let writer = try ArchiveFileWriter(
-                    store: store, key: key, level: Int32(job.storage.compressionLevel), idColumn: idColumn, createdAtColumn: createdAtColumn)
-                let rows = try connection.copyOutChunks(
-                    "COPY (SELECT * FROM ONLY \(part) WHERE \(range)) TO STDOUT (FORMAT csv, HEADER)"
-                ) { try writer.write(chunk: $0) }
-                guard rows > 0 else { continue }
-                let facts = try writer.finish()
-                guard facts.rows == rows, facts.header == names else {
-                    throw ArchiveError(.damaged, path: writer.path, "wrote \(facts.rows) rows with header \(facts.header), the server sent \(rows)")
+            var file: OpenFile?
+            func close(_ file: OpenFile) throws {
+                let facts = try file.writer.finish()
+                guard facts.rows == file.rows, facts.header == names else {
+                    throw ArchiveError(
+                        .damaged, path: file.writer.path, "wrote \(facts.rows) rows with header \(facts.header), the server sent \(file.rows)")
                 }
                 let manifest = ArchiveManifest(
                     pgsweepVersion: PGSweepVersion.current, source: source, key: queue.identityKey ?? ["id"],
-                    file: (key as NSString).lastPathComponent, columns: columns, facts: facts,
+                    file: (file.key as NSString).lastPathComponent, columns: columns, facts: facts,
                     selection: "partition \(entry.name) \(entry.bounds), every row archivable", job: job.definition.name,
-                    runID: runID, batch: number, writtenAt: PostgresTimestamp.format(Date()),
+                    runID: runID, batch: file.number, writtenAt: PostgresTimestamp.format(Date()),
                     partition: .init(name: entry.name.quoted, bounds: entry.bounds))
-                try writer.publish(manifest: manifest) {}
-                written.append((key, manifest))
-                taken.completed += rows
+                try file.writer.publish(manifest: manifest) {}
+                written.append((file.key, manifest))
+                taken.completed += file.rows
                 taken.bytes += facts.bytes
-            } while start < blocks
+            }
+            // One COPY of the whole partition, in the table form (the server spends less on it
+            // than on a query's); its rows go into files of `batch_size` rows (the last one the
+            // rest), each starting with the header line.
+            let list = names.map(quoteIdentifier).joined(separator: ", ")
+            let copied = try connection.copyOutChunks("COPY \(part) (\(list)) TO STDOUT (FORMAT csv)", cutEvery: batchSize) { chunk, rows in
+                if file == nil {
+                    let number = batch()
+                    let key = ArchivePaths.dataKey(source: source, date: startedAt, runID: runID, batch: number)
+                    let writer = try ArchiveFileWriter(
+                        store: store, key: key, level: Int32(job.storage.compressionLevel), idColumn: idColumn,
+                        createdAtColumn: createdAtColumn)
+                    try writer.write(chunk: header)
+                    file = OpenFile(key: key, number: number, writer: writer)
+                }
+                try file!.writer.write(chunk: chunk)
+                file!.rows += Int64(rows)
+                if file!.rows >= batchSize {
+                    try close(file!)
+                    file = nil
+                }
+            }
+            if let file { try close(file) }
+            guard taken.completed == copied else {
+                throw ArchiveError(.damaged, path: entry.name.description, "its files hold \(taken.completed) rows, the server sent \(copied)")
+            }
             guard taken.completed > 0 else { return nil }
             FaultInjection.point("partition-after-files")
-            taken.failed = try shape.require(Int64.self, "failed")
+            taken.failed = failed
             taken.completed -= taken.failed
             taken.files = written.count
             let total = taken.completed + taken.failed
