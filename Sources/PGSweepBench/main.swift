@@ -5,9 +5,9 @@
 //       streams COPY output through the zstd compressor into FILE (created, never
 //       overwritten) and prints one JSON line: rows, raw_bytes, compressed_bytes, seconds,
 //       peak_rss_kib.
-//   pgsweep-bench write-file --input CSV --directory DIR [--level N] [--repeat N]
+//   pgsweep-bench write-file --input CSV --directory DIR [--level N] [--repeat N] [--chunk BYTES]
 //       feeds a CSV file (with its header) through an archive file writer into a new file
-//       under DIR, in 256 kB chunks as a COPY would, N times, and prints one JSON line: rows,
+//       under DIR, in chunks of whole lines (256 kB by default, as a COPY's), N times, and prints one JSON line: rows,
 //       the id and created_at ranges, the least CPU seconds (user + system) of one pass, and
 //       its wall seconds. The client's
 //       own cost of archiving, without a server sharing the machine.
@@ -68,6 +68,7 @@ func writeFile(_ arguments: [String]) throws {
     else { throw Failure(description: "write-file needs --input and --directory") }
     let level = Int32(option("--level", in: arguments) ?? "3") ?? 3
     let passes = Int(option("--repeat", in: arguments) ?? "3") ?? 3
+    let chunk = Int(option("--chunk", in: arguments) ?? "262144") ?? 262_144
     let data = try Data(contentsOf: URL(fileURLWithPath: input))
     guard let header = data.firstIndex(of: 0x0A) else { throw Failure(description: "\(input): no header line") }
     let names = String(decoding: data[..<header], as: UTF8.self).split(separator: ",").map(String.init)
@@ -86,7 +87,7 @@ func writeFile(_ arguments: [String]) throws {
             var start = 0
             while start < bytes.count {
                 // Whole lines, as a COPY's chunks hold whole rows.
-                var end = min(bytes.count, start + 256 * 1024)
+                var end = min(bytes.count, start + chunk)
                 while end < bytes.count && bytes[end - 1] != 0x0A { end -= 1 }
                 if end == start { end = bytes.count }
                 try writer.write(UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
@@ -112,7 +113,7 @@ do {
     default:
         throw Failure(
             description: "usage: pgsweep-bench copy-out --conninfo C --sql S --output FILE [--level N]\n"
-                + "       pgsweep-bench write-file --input CSV --directory DIR [--level N] [--repeat N]")
+                + "       pgsweep-bench write-file --input CSV --directory DIR [--level N] [--repeat N] [--chunk BYTES]")
     }
 } catch {
     FileHandle.standardError.write(Data("pgsweep-bench: \(error)\n".utf8))
