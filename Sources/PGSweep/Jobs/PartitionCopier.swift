@@ -27,7 +27,7 @@ struct PartitionCopier: Sendable {
     }
 
     /// `name` as a field of a CSV header line, quoted as PostgreSQL's COPY quotes it.
-    static func csvField(_ name: String) -> String {
+    private static func csvField(_ name: String) -> String {
         guard name.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return name }
         return "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
@@ -112,7 +112,7 @@ struct PartitionCopier: Sendable {
             var written: [(key: String, manifest: ArchiveManifest)] = []
             var taken = PartitionArchiver.Taken()
             var file: OpenFile?
-            func close(_ file: OpenFile) throws {
+            func finishFile(_ file: OpenFile) throws {
                 let facts = try file.writer.finish()
                 guard facts.rows == file.rows, facts.header == names else {
                     throw ArchiveError(
@@ -146,11 +146,11 @@ struct PartitionCopier: Sendable {
                 try file!.writer.write(chunk: chunk)
                 file!.rows += Int64(rows)
                 if file!.rows >= batchSize {
-                    try close(file!)
+                    try finishFile(file!)
                     file = nil
                 }
             }
-            if let file { try close(file) }
+            if let file { try finishFile(file) }
             guard taken.completed == copied else {
                 throw ArchiveError(.damaged, path: entry.name.description, "its files hold \(taken.completed) rows, the server sent \(copied)")
             }
