@@ -26,7 +26,8 @@ public final class Connection {
     /// says otherwise, connecting gives up after ten seconds.
     ///
     /// - Throws: `PostgresError` of kind `.connection`; its message names host, port,
-    ///   database and user, and never the password.
+    ///   database and user, and never the password. A string libpq cannot parse is refused
+    ///   before libpq sees it, with a message that never quotes it (`Conninfo.parseError`).
     public init(conninfo: String?, applicationName: String = "pgsweep", logger: Logger) throws {
         var keywords: [String] = ["fallback_application_name"]
         var values: [String] = [applicationName]
@@ -35,6 +36,9 @@ public final class Connection {
             values.append("10")
         }
         if let conninfo, !conninfo.isEmpty {
+            if let problem = Conninfo.parseError(conninfo) {
+                throw PostgresError(kind: .connection, message: "could not connect to PostgreSQL: \(problem)")
+            }
             keywords.append("dbname")
             values.append(conninfo)
         }

@@ -24,6 +24,46 @@ public enum Conninfo {
         return result
     }
 
+    /// Why libpq cannot parse `conninfo`, in words that never quote it, or nil when it parses.
+    ///
+    /// libpq's own parse errors quote the token they stumbled on, and that token is often the
+    /// password (`50%offSale` in a URI, or the second word of an unquoted `password=`), so
+    /// its text is never shown: the quoted parts are dropped and the place is given as a
+    /// character position and the part of the string it falls in.
+    public static func parseError(_ conninfo: String) -> String? {
+        var errmsg: UnsafeMutablePointer<CChar>?
+        if let options = PQconninfoParse(conninfo, &errmsg) {
+            PQconninfoFree(options)
+            return nil
+        }
+        var reason = "it cannot be parsed"
+        if let errmsg {
+            reason = hidingQuotedTokens(String(cString: errmsg))
+            PQfreemem(errmsg)
+        }
+        let place = ConninfoPlace.locate(conninfo).map { " (\($0))" } ?? ""
+        return "the connection string is not valid: \(reason)\(place); its text is not shown because it may hold the password"
+    }
+
+    /// libpq's message with every quoted token longer than one character removed (a single
+    /// quoted character is the separator libpq expected, such as `"="`).
+    static func hidingQuotedTokens(_ message: String) -> String {
+        var output = ""
+        var rest = Substring(message.split(separator: "\n").first ?? "")
+        while let open = rest.firstIndex(of: "\"") {
+            let afterOpen = rest.index(after: open)
+            guard let close = rest[afterOpen...].firstIndex(of: "\"") else { break }
+            let token = rest[afterOpen..<close]
+            output += rest[..<open]
+            output += token.count <= 1 ? "\"\(token)\"" : "a token"
+            rest = rest[rest.index(after: close)...]
+        }
+        output += rest
+        var text = output.trimmingTrailingWhitespace()
+        if text.hasSuffix(": a token") { text.removeLast(": a token".count) }
+        return text
+    }
+
     /// `conninfo` with any password replaced by `****`, safe to print.
     ///
     /// Handles `password=...` in key/value strings (quoted or not), the user-info part of a

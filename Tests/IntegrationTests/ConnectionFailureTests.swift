@@ -47,6 +47,26 @@ struct ConnectionFailureTests {
         }
     }
 
+    @Test("a connection string libpq cannot parse is refused with its place, never its text", arguments: [
+        ("postgresql://app:50%offSale@127.0.0.1:1/queue", "50%offSale", "in the password"),
+        ("postgresql://app:bad%00pass@127.0.0.1:1/queue", "bad%00pass", "NUL byte"),
+        ("password=hunter2 topsecretword host=127.0.0.1 port=1", "topsecretword", "after the value of password"),
+    ])
+    func unparsableConninfo(url: String, secret: String, place: String) throws {
+        let scratch = try ScratchFolder()
+        let config = "\(scratch.path)/jobs.yaml"
+        try "database:\n  url: \"${DATABASE_URL}\"\njobs:\n  analyze:\n    type: analyze\n    schedule: \"@daily\"\n"
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        for command in [["doctor"], ["run", "--all"], ["status"], ["metrics"], ["history"], ["schema", "check"]] {
+            let output = try CLI.run(["--config", config] + command, environment: ["DATABASE_URL": url])
+            #expect(output.status == 3, "\(command): \(output.all)")
+            #expect(!output.all.contains(secret), "\(command): \(output.all)")
+            #expect(!output.all.contains("hunter2"), "\(command): \(output.all)")
+            #expect(output.stderr.contains("not valid"), "\(command): \(output.all)")
+            #expect(output.stderr.contains(place), "\(command): \(output.all)")
+        }
+    }
+
     @Test("a port nobody listens on gives exit 3 with the reason")
     func nobodyListening() throws {
         let scratch = try ScratchFolder()
