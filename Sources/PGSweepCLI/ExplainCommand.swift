@@ -39,6 +39,7 @@ extension PGSweepRoot {
                             : "PROBLEM: expected \(query.expectedIndexes.joined(separator: " or "))"
                                 + (query.sequentialScan ? ", plan has a sequential scan" : "")
                                 + (query.indexesUsed.isEmpty ? "" : ", uses \(query.indexesUsed.joined(separator: ", "))")
+                        if let note = query.note { print("-- \(note)") }
                         print("-- \(verdict)\n")
                     }
                 }

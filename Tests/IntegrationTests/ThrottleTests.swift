@@ -39,6 +39,15 @@ struct ThrottleTests {
         #expect(try waitCaughtUp(try primary.connect()), sourceLocation: sourceLocation)
         let replica = try standby.connect()
         try replica.execute("SELECT pg_wal_replay_pause()")
+        // A pause is only requested until the standby's startup process reaches its next WAL
+        // record; an idle standby (as on PostgreSQL 18) may then replay more before it stops.
+        // A record of no consequence from the primary makes it stop now, and the test waits
+        // for the standby to say it has.
+        let writer = try primary.connect()
+        #expect(try eventually {
+            try writer.execute("SELECT pg_logical_emit_message(false, 'pgsweep-tests', 'pause')")
+            return try replica.query("SELECT pg_get_wal_replay_pause_state() AS state")[0].decode(String.self, "state") == "paused"
+        }, "the standby never paused its replay", sourceLocation: sourceLocation)
         return (archivable, replica)
     }
 

@@ -36,6 +36,17 @@ public final class TestCluster: Sendable {
         try Connection(conninfo: conninfo(database: database), applicationName: "pgsweep-tests", logger: logger)
     }
 
+    /// True when the shared cluster's server can install `extension`. pg_partman and pg_cron
+    /// come only as Debian's packages for its own PostgreSQL (15 here), so their tests run
+    /// on that server and say why they are skipped on another. A cluster that cannot start
+    /// answers true, so the test runs and fails instead of being skipped.
+    public static func offers(extension name: String) -> Bool {
+        guard let cluster = try? get(), let connection = try? cluster.connect(),
+            let rows = try? connection.query("SELECT 1 FROM pg_available_extensions WHERE name = $1", [name])
+        else { return true }
+        return !rows.isEmpty
+    }
+
     /// Starts another cluster of its own (a different system identifier), stopped and deleted
     /// like the shared one when the test process ends; for tests of several clusters at once.
     public static func startAnother() throws -> TestCluster {

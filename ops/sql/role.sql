@@ -17,9 +17,13 @@
 --                                 pg_stat_scan_tables)
 --   ANALYZE and REINDEX           PostgreSQL 17+: the MAINTAIN privilege. Before 17 only the
 --                                 table's owner may run them, so the table should belong to a
---                                 group role (owner_role) that pgsweep is a member of. That
---                                 membership also lets `pgsweep schema apply` create the V007
---                                 indexes; without it, create them as the owner.
+--                                 group role (owner_role) that pgsweep is a member of.
+--   the owner role (owner_role)   on every version, what MAINTAIN does not cover: dropping
+--                                 an invalid `_ccnew` index a cancelled REINDEX left, creating
+--                                 the (flow_name, status) statistics and the V007 indexes
+--                                 (`pgsweep schema apply`), and archiving whole partitions
+--                                 (ALTER TABLE ... DETACH PARTITION, DROP TABLE). Without it
+--                                 those are skipped with a warning (or do them as the owner).
 \set ON_ERROR_STOP on
 \if :{?table}
 \else
@@ -45,8 +49,11 @@ GRANT pg_monitor TO pgsweep;
 SELECT current_setting('server_version_num')::int >= 170000 AS has_maintain \gset
 \if :has_maintain
   GRANT MAINTAIN ON :table TO pgsweep;
-\elif :{?owner_role}
+\endif
+\if :{?owner_role}
   SELECT format('GRANT %I TO pgsweep', :'owner_role') \gexec
+\elif :has_maintain
+  \echo 'No owner_role: leftover _ccnew indexes, the statistics and whole partitions need the table owner; rerun with -v owner_role=<role owning the table> for those'
 \else
   \echo 'PostgreSQL before 17: ANALYZE and REINDEX need the table owner; rerun with -v owner_role=<role owning the table>'
 \endif

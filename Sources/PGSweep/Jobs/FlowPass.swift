@@ -91,6 +91,10 @@ public struct BatchQuery: Sendable {
     /// The indexes (by suffix, as in `QueueIndex.v007`) the batch selector may use; the
     /// first is the one the design names.
     public var acceptableIndexes: [String]
+    /// Indexes led by `flow_name` that PostgreSQL 18 and later may read by a skip scan (one
+    /// descent per flow) to find the rows of one status: as selective as an index led by
+    /// the status when the table has few flows, which is what the planner weighs.
+    public var skipScanIndexes: [String] = []
 }
 
 /// Jobs whose batches `explain` can show and check.

@@ -92,7 +92,8 @@ struct ResetFailedJob: ExplainableJob, PlainRegisteredJob {
         return BatchQuery(
             title: "reset failed rows, \(pass.filter.description), retry_count < \(pass.settings.maxRetries)",
             sql: sql, parameters: pass.filter.appending(to: [pass.settings.maxRetries, cutoff, batchSize]),
-            setup: [], acceptableIndexes: ["failed_retry", "status_created_at"] + pass.filter.flowIndexes)
+            setup: [], acceptableIndexes: ["failed_retry", "status_created_at"] + pass.filter.flowIndexes,
+            skipScanIndexes: ["flow_name_status", "monitoring"])
     }
 
     func run(_ context: JobContext) throws -> JobResult {

@@ -72,14 +72,26 @@ struct ThrottleSignals {
             """
             SELECT coalesce(application_name, '') || coalesce(' at ' || client_addr::text, '') AS standby, state,
                    coalesce(extract(epoch FROM replay_lag), 0)::float8 AS lag_seconds,
-                   coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn), 0)::float8 AS lag_bytes
+                   coalesce(pg_wal_lsn_diff(pg_current_wal_insert_lsn(), replay_lsn), 0)::float8 AS lag_bytes
             FROM pg_stat_replication
             """)
+        // The lag is counted from the WAL inserted, not the WAL written: under asynchronous
+        // commit a batch's WAL may still be in the server's buffers when the signal is read
+        // (the write position has not moved), and the standby lacks it all the same.
         if try rows.contains(where: { try $0.decode(String.self, "state") == nil }) {
             throw Hidden(reason: "pg_stat_replication hides its standbys from this role (grant it pg_monitor)")
         }
-        var worstSeconds: (Double, String) = (0, "no standby")
-        var worstBytes: (Double, String) = (0, "no standby")
+        var nobody = "no standby"
+        if rows.isEmpty {
+            // A standby that should stream but does not is no reason to pause, but it must not
+            // read as a healthy "no standby": its slot says one is expected.
+            let idle = try connection.query(
+                "SELECT string_agg(slot_name::text, ', ' ORDER BY slot_name) AS slots FROM pg_replication_slots WHERE slot_type = 'physical' AND NOT active"
+            )[0].decode(String.self, "slots")
+            if let idle { nobody = "no standby streaming, though physical slot(s) \(idle) expect one" }
+        }
+        var worstSeconds: (Double, String) = (0, nobody)
+        var worstBytes: (Double, String) = (0, nobody)
         for row in rows {
             let name = try row.require(String.self, "standby")
             let seconds = try row.require(Double.self, "lag_seconds"), bytes = try row.require(Double.self, "lag_bytes")
