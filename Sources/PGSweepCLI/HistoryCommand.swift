@@ -35,16 +35,25 @@ extension PGSweepRoot {
                 try JSONOutput.print(runs)
                 return
             }
-            let table = TextTable(headers: ["id", "job", "status", "scheduled for", "started", "duration", "rows", "bytes", "error"])
+            let table = TextTable(headers: ["id", "job", "status", "scheduled for", "started", "duration", "rows", "bytes", "throttled", "error"])
             for run in runs {
                 table.add([
                     String(run.id), run.job, run.status.rawValue,
                     run.scheduledFor.map(TextTable.time) ?? "-", TextTable.time(run.startedAt),
                     run.duration.map { String(format: "%.1fs", $0) } ?? "-", String(run.rowsAffected),
-                    ByteSize.format(run.bytesWritten), wide ? (run.error ?? "") : Self.short(run.error),
+                    ByteSize.format(run.bytesWritten), Self.throttled(run),
+                    wide ? (run.error ?? "") : Self.short(run.error),
                 ])
             }
             print(table.render())
+        }
+
+        /// Seconds paused by throttle signals, and the signal a run ended under (`12.0s, ended by replica_lag`).
+        static func throttled(_ run: RunHistory.Run) -> String {
+            guard run.throttledSeconds > 0 || run.throttledBy["ended_by"] != nil else { return "-" }
+            var text = String(format: "%.1fs", run.throttledSeconds)
+            if case .signal(let signal)? = run.throttledBy["ended_by"] { text += ", ended by \(signal)" }
+            return text
         }
 
         /// The first 60 characters of an error, with `…` when there is more (`--wide` shows it all).

@@ -229,11 +229,11 @@ struct PartitionArchiveTests {
         try await Self.withQueue { _, connection, config, _ in
             let killed = try CLI.run(["--config", config, "run", "archive"], environment: ["PGSWEEP_CRASH_AT": "\(point):2"])
             #expect(killed.status == 128 + SIGKILL, "\(killed.all)")
-            // The second partition stopped at the point. The first is dropped (on the second
-            // connection, meanwhile) by then when the point is on that connection's steps.
+            // The second partition stopped at the point. The first may be dropped by then, or
+            // not yet: two drop connections work side by side, so the first partition past
+            // a drop step may still be dropping when the second reaches it.
             let dropped = try Self.count(connection, "SELECT count(*) FROM pgsweep.archive_partitions WHERE state = 'dropped'")
-            let onDropConnection = ["partition-after-detach", "partition-before-drop"].contains(point)
-            #expect(onDropConnection ? dropped >= 1 : dropped <= 1, "\(dropped) dropped")
+            #expect(dropped <= 1, "\(dropped) dropped")
             try Self.nothingLost(connection, config)
             try ArchiveTests.verifyShowsOnlyLeftovers(config)
             // A partition in its files and still in the database is not damage, and verify says so.

@@ -132,10 +132,10 @@ struct SchemaCommandTests {
                 in: scratch.path)
             let refused = try CLI.run(["--config", config, "run", "stats"])
             #expect(refused.status == 1)
-            #expect(refused.stderr.contains("pgsweep's schema is at version 1, this pgsweep needs 4"), "\(refused.stderr)")
+            #expect(refused.stderr.contains("pgsweep's schema is at version 1, this pgsweep needs 5"), "\(refused.stderr)")
             let apply = try CLI.run(["--config", config, "schema", "apply"])
             #expect(apply.status == 0, "\(apply.all)")
-            #expect(apply.stdout.contains("applied migration(s) 2, 3, 4"), "\(apply.stdout)")
+            #expect(apply.stdout.contains("applied migration(s) 2, 3, 4, 5"), "\(apply.stdout)")
             #expect(try CLI.run(["--config", config, "run", "stats"]).status == 0)
             let history = try CLI.run(["--config", config, "history", "--json"])
             let runs = try JSONSerialization.jsonObject(with: Data(history.stdout.utf8)) as? [[String: Any]] ?? []

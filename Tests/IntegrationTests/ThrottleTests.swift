@@ -152,6 +152,41 @@ struct ThrottleTests {
         }
     }
 
+    @Test("max_slot_wal_keep_size 512MB and a healthy slot: the default slot limit adapts and the job runs; a fixed 1GB is named by doctor as never met, and a run it holds throughout is recorded throttled")
+    func slotLimitAdaptsToTheServer() async throws {
+        let cluster = try TestCluster.startAnother()
+        let admin = try cluster.connect()
+        try admin.execute("ALTER SYSTEM SET max_slot_wal_keep_size = '512MB'")
+        try admin.execute("SELECT pg_reload_conf()")
+        try admin.execute("SELECT pg_create_physical_replication_slot('healthy', true)")
+        #expect(try eventually { try Self.count(admin, "SELECT count(*) FROM pg_settings WHERE name = 'max_slot_wal_keep_size' AND setting = '512'") == 1 })
+        try await TestDatabase.with(queueTable: true, cluster: cluster) { database in
+            let scratch = try ScratchFolder()
+            let connection = try database.connect()
+            try QueueFixture.load(connection, count: 1_000)
+            let adaptive = try Self.prepare(database, scratch, throttle: "{ check_interval: 100ms }", job: ", max_runtime: 5s")
+            let run = try CLI.run(["--config", adaptive, "run", "archive"])
+            #expect(run.status == 0, "\(run.all)")
+            #expect(try Self.count(connection, "SELECT count(*) FROM processing_queue WHERE \(ArchiveTests.archivable)") == 0)
+            #expect(try Self.lastRun(connection).status == "succeeded")
+
+            try QueueFixture.load(connection, count: 1_000)
+            let fixed = try Self.prepare(
+                database, scratch, throttle: "{ check_interval: 100ms, min_slot_safe_wal_size: 1GB }", job: ", max_runtime: 1s")
+            let doctor = try CLI.run(["--config", fixed, "doctor"])
+            #expect(doctor.status == 1, "\(doctor.all)")
+            #expect(doctor.stdout.contains("min_slot_safe_wal_size 1GB can never be met"), "\(doctor.stdout)")
+            let held = try CLI.run(["--config", fixed, "run", "archive"])
+            #expect(held.status == 0, "\(held.all)")
+            #expect(try Self.lastRun(connection).status == "throttled")
+            let history = try CLI.run(["--config", fixed, "history", "--json", "--limit", "1"])
+            let runs = try JSONSerialization.jsonObject(with: Data(history.stdout.utf8)) as? [[String: Any]] ?? []
+            #expect(runs.first?["status"] as? String == "throttled", "\(history.stdout)")
+            #expect((runs.first?["throttled_seconds"] as? Double ?? 0) > 0, "\(history.stdout)")
+            #expect((runs.first?["throttled_by"] as? [String: Any])?["ended_by"] as? String == "slot_safe_wal_size", "\(history.stdout)")
+        }
+    }
+
     @Test("throttle.query pauses the job while it returns true and lets it go when false")
     func query() async throws {
         try await TestDatabase.with(queueTable: true) { database in

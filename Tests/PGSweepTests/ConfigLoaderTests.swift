@@ -51,7 +51,7 @@ struct ConfigLoaderTests {
         #expect(plain.query == nil && nice.query == "SELECT false")
         let defaults = ThrottleSettings()
         #expect(defaults.maxReplicaLag == .seconds(30) && defaults.maxReplicaLagBytes == 1 << 30)
-        #expect(defaults.minSlotSafeWalSize == 1 << 30 && defaults.maxArchiveBacklog == 128)
+        #expect(defaults.minSlotSafeWalSize == .automatic && defaults.maxArchiveBacklog == 128)
         #expect(defaults.maxWalRate == nil && defaults.maxActiveSessions == nil && defaults.niceRatio == 0 && defaults.query == nil)
         #expect(issues("defaults:\n  throttle: { nice_ratio: -1, max_replica_lag: soon, check_intervall: 1s }\njobs: {}") == [
             "/etc/pgsweep/jobs.yaml:2:27: defaults.throttle.nice_ratio: expected a number of 0 or more, like 0.5, got \"-1\"",

@@ -1,3 +1,4 @@
+import Foundation
 import LibPQ
 
 /// The lock between archiving a table and repairing its archive files: every archive run
@@ -24,8 +25,30 @@ struct ArchiveLock {
             .require(Bool.self, "taken")
     }
 
+    /// Takes the lock shared, trying again for up to `patience` while another session holds
+    /// it exclusively: a runner clearing an interrupted run's leftovers holds it for a few
+    /// milliseconds, a repair for as long as it takes. False when it was not had in time or
+    /// a stop was requested.
+    func shared(within patience: ConfigDuration, shutdown: Shutdown, on connection: Connection) throws -> Bool {
+        let deadline = Date().addingTimeInterval(patience.seconds)
+        while true {
+            if try tryShared(on: connection) { return true }
+            if Date() >= deadline { return false }
+            if shutdown.isRequested { return false }
+            usleep(20_000)
+        }
+    }
+
     func releaseShared(on connection: Connection) {
         _ = try? connection.execute("SELECT pg_advisory_unlock_shared(hashtext($1), hashtext($2))", [namespace, Self.name])
+    }
+
+    /// True when no session holds the lock, shared or exclusive (no archive or repair of the
+    /// table runs).
+    func isFree(on connection: Connection) throws -> Bool {
+        guard try tryExclusive(on: connection) else { return false }
+        releaseExclusive(on: connection)
+        return true
     }
 
     /// Takes the lock exclusively (repairing) if nobody holds it.

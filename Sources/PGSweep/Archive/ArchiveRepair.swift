@@ -43,7 +43,21 @@ public struct ArchiveRepair {
         var inventory = try ArchiveInventory.scan(
             store: store, scope: ArchiveScope(queue), ledger: ArchiveLedger(schema: config.schema), queue: queue,
             connection: connection, deep: true)
-        let pending = try pendingPartitions(of: queue, on: connection)
+        var pending = try pendingPartitions(of: queue, on: connection)
+        // A freeze whose run is gone blocks every insert and update into its partition: said
+        // here, and removed by --repair (which holds the archive lock, so no run is copying).
+        let freezes = PartitionFreezes(queue: queue, schema: config.schema)
+        if repair {
+            for name in try freezes.clearStale(lockTimeout: config.database.lockTimeout, logger: logger, on: connection) {
+                pending.descriptions.append("partition \(name): removed the archiving constraint an interrupted archive run left")
+            }
+        } else if try lock.isFree(on: connection) {
+            for partition in try freezes.frozen(on: connection) where !partition.copied {
+                pending.descriptions.append(
+                    "partition \(partition.name): frozen by an interrupted archive run (\(PartitionDropper.constraint)), so inserts and "
+                        + "updates into it fail; --repair or any pgsweep run removes the freeze")
+            }
+        }
         for index in inventory.items.indices {
             if let partition = pending.files[inventory.items[index].file], inventory.items[index].state == .ok {
                 inventory.items[index].detail = "its rows are also still in \(partition), copied whole and not yet dropped"

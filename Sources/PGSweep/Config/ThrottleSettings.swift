@@ -11,10 +11,13 @@ public struct ThrottleSettings: Sendable, Equatable {
     /// `max_replica_lag_bytes` (size, default: 1GB): pause while a standby's replay is more
     /// than this much WAL behind the primary.
     public var maxReplicaLagBytes: Int64? = 1 << 30
-    /// `min_slot_safe_wal_size` (size, default: 1GB): pause while a replication slot is
+    /// `min_slot_safe_wal_size` (size, default: auto): pause while a replication slot is
     /// `unreserved`, or has less than this much WAL left before it would be invalidated
-    /// (`safe_wal_size`; only when `max_slot_wal_keep_size` is set).
-    public var minSlotSafeWalSize: Int64? = 1 << 30
+    /// (`safe_wal_size`; only when `max_slot_wal_keep_size` is set). `auto` is a quarter of
+    /// the server's `max_slot_wal_keep_size`, at most 1GB: a fixed 1GB could never be met
+    /// where the server keeps 512MB for its slots, and every job would pause until
+    /// `max_runtime` doing nothing.
+    public var minSlotSafeWalSize: SlotSafeWalLimit? = .automatic
     /// `max_slot_lag_bytes` (size, default: off): pause while a logical slot's consumer (CDC)
     /// has not confirmed more than this much WAL.
     public var maxSlotLagBytes: Int64?
@@ -54,7 +57,14 @@ public struct ThrottleSettings: Sendable, Equatable {
                 checkInterval = child.parsed("a duration like 5s", ConfigLoader.positiveDuration) ?? checkInterval
             case "max_replica_lag": maxReplicaLag = off ? nil : child.duration() ?? maxReplicaLag
             case "max_replica_lag_bytes": maxReplicaLagBytes = off ? nil : child.byteSize() ?? maxReplicaLagBytes
-            case "min_slot_safe_wal_size": minSlotSafeWalSize = off ? nil : child.byteSize() ?? minSlotSafeWalSize
+            case "min_slot_safe_wal_size":
+                if off {
+                    minSlotSafeWalSize = nil
+                } else if child.node.scalar?.string.lowercased() == "auto" {
+                    minSlotSafeWalSize = .automatic
+                } else {
+                    minSlotSafeWalSize = child.byteSize().map(SlotSafeWalLimit.size) ?? minSlotSafeWalSize
+                }
             case "max_slot_lag_bytes": maxSlotLagBytes = off ? nil : child.byteSize() ?? maxSlotLagBytes
             case "max_archive_backlog": maxArchiveBacklog = off ? nil : child.positiveInt() ?? maxArchiveBacklog
             case "max_wal_rate":
@@ -69,6 +79,33 @@ public struct ThrottleSettings: Sendable, Equatable {
                     if text.trimmingCharacters(in: .whitespaces).isEmpty { query = nil } else { query = text }
                 }
             }
+        }
+    }
+}
+
+/// The slot signal's limit: a size, or `auto` (derived from the server's
+/// `max_slot_wal_keep_size`).
+public enum SlotSafeWalLimit: Sendable, Equatable {
+    case automatic
+    case size(Int64)
+
+    /// The most `auto` ever asks for.
+    static let automaticCap: Int64 = 1 << 30
+
+    /// The limit in bytes on a server that keeps `keepSize` bytes of WAL for its slots (nil
+    /// when it keeps unlimited WAL, so no slot has a safe size to compare).
+    func bytes(keepSize: Int64?) -> Int64 {
+        switch self {
+        case .size(let bytes): return bytes
+        case .automatic: return keepSize.map { min(Self.automaticCap, $0 / 4) } ?? Self.automaticCap
+        }
+    }
+
+    /// How the configuration says it (`auto`, `1GB`).
+    var description: String {
+        switch self {
+        case .automatic: return "auto"
+        case .size(let bytes): return ByteSize.format(bytes)
         }
     }
 }

@@ -52,6 +52,9 @@ public struct Doctor {
                   detail: queue.map { "\($0.name) exists" + ($0.isPartitioned ? " (partitioned by \($0.partitionKey.joined(separator: ", ")))" : "") }
                       ?? "\(config.table) does not exist"))
         if let queue { checks.append(keyCheck(queue)) }
+        if let queue, queue.isPartitioned, report.ownSchemaVersion == report.ownSchemaCurrentVersion {
+            checks.append(try partitionsCheck(queue, on: connection))
+        }
         let bad = report.indexes.filter { $0.state != .valid }
         let renamed = report.indexes.filter { $0.existing != nil }.map { "\($0.name) as \($0.existing!)" }
         checks.append(
@@ -72,6 +75,32 @@ public struct Doctor {
         checks += try throttleChecks(on: connection)
         if let queue { checks += try jobChecks(queue, columns: report.jobColumns, on: connection) }
         return checks
+    }
+
+    /// A partitioned queue's partitions as the archive leaves them: frozen by a run that is
+    /// gone (inserts and updates into them fail: a problem), copied whole and waiting for
+    /// their drop, or none taken whole because a foreign key references the table.
+    func partitionsCheck(_ queue: QueueTable, on connection: Connection) throws -> Check {
+        let frozen = try PartitionFreezes(queue: queue, schema: config.schema).frozen(on: connection)
+        let archiveRunning = try !ArchiveLock(schema: config.schema, table: queue.name).isFree(on: connection)
+        let stale = archiveRunning ? [] : frozen.filter { !$0.copied }.map(\.name.description)
+        let copied = frozen.filter(\.copied).map(\.name.description)
+        if !stale.isEmpty {
+            return Check(
+                name: "partitions", outcome: .problem,
+                detail: "\(stale.joined(separator: ", ")) frozen by an interrupted archive run (\(PartitionDropper.constraint)): "
+                    + "inserts and updates into \(stale.count == 1 ? "it" : "them") fail; any pgsweep run or `archive verify --repair` removes the freeze")
+        }
+        var notes: [String] = []
+        if !copied.isEmpty { notes.append("\(copied.joined(separator: ", ")) copied whole, waiting for their detach and drop by the next archive run") }
+        if archiveRunning, frozen.contains(where: { !$0.copied }) { notes.append("an archive run is taking partitions whole now") }
+        if config.archive.partitions == .whole, let keys = try PartitionSurvey.referencingKeys(queue, on: connection) {
+            return Check(
+                name: "partitions", outcome: .warning,
+                detail: (["a foreign key references the table (\(keys)): no partition is taken whole, rows are archived one by one"] + notes)
+                    .joined(separator: "; "))
+        }
+        return Check(name: "partitions", outcome: copied.isEmpty ? .ok : .warning, detail: notes.isEmpty ? "none frozen" : notes.joined(separator: "; "))
     }
 
     /// Whether restore could put archived rows back: the table's identity key.
@@ -188,6 +217,16 @@ public struct Doctor {
         }
         for (settings, names) in config.throttleGroups {
             let jobs = names.joined(separator: ", ")
+            // A limit the server can never meet pauses every job until max_runtime, doing nothing.
+            if case .size(let wanted) = settings.minSlotSafeWalSize, let keep = try ThrottleSignals.slotWalKeepSize(connection),
+                wanted >= keep
+            {
+                checks.append(Check(
+                    name: "throttle signals", outcome: .problem,
+                    detail: "jobs \(jobs): min_slot_safe_wal_size \(ByteSize.format(wanted)) can never be met: the server keeps at most "
+                        + "\(ByteSize.format(keep)) of WAL for a slot (max_slot_wal_keep_size); every job would pause until max_runtime. "
+                        + "Set it below that, or auto"))
+            }
             let snapshot = try ThrottleSignals(settings: settings).read(on: connection)
             let over = snapshot.readings.filter(\.over).map { "\($0.signal) \($0.value) (limit \($0.limit))" }
             if !snapshot.unreadable.isEmpty {

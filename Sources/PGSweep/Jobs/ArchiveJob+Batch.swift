@@ -7,7 +7,8 @@ extension ArchiveJob {
     /// publish (data file, then manifest), ledger. The caller commits afterwards.
     func archiveBatch(
         _ kind: Kind, pass: FlowPass<Settings>, size: Int, batch: Int, queue: QueueTable,
-        columns: [ArchiveManifest.Column], store: any ArchiveStore, connection: Connection, context: JobContext
+        columns: [ArchiveManifest.Column], store: any ArchiveStore, connection: Connection, context: JobContext,
+        skipping: [Int64] = [], keys: ReferencingKeys? = nil
     ) throws -> (rows: Int64, bytes: Int64) {
         for (sql, parameters) in flowSetup(pass.filter) { try connection.execute(sql, parameters) }
         let source = queue.archiveSource
@@ -33,7 +34,7 @@ extension ArchiveJob {
         if queue.isPartitioned {
             // Lock the batch across partitions, then delete each partition's share by address:
             // one CSV stream, its header from the first statement.
-            let groups = try connection.query(lockStatement(kind, pass: pass, now: context.startedAt, limit: size))
+            let groups = try connection.query(lockStatement(kind, pass: pass, now: context.startedAt, limit: size, skipping: skipping, keys: keys))
             for (index, group) in groups.enumerated() {
                 copied += try copy(
                     partitionDeleteStatement(
@@ -42,7 +43,8 @@ extension ArchiveJob {
                     header: index == 0)
             }
         } else {
-            copied = try copy(deleteStatement(kind, pass: pass, now: context.startedAt, limit: size, returning: returning), header: true)
+            copied = try copy(
+                deleteStatement(kind, pass: pass, now: context.startedAt, limit: size, returning: returning, keys: keys), header: true)
         }
         guard copied > 0 else { return (0, 0) }  // nothing left: the writer removes its temporary file
         let facts = try writer.finish()

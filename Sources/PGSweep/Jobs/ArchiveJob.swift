@@ -99,14 +99,19 @@ struct ArchiveJob: ExplainableJob, RegisteredJob {
     ///
     /// A partitioned table numbers addresses per partition, so it goes `lockStatement` then
     /// `partitionDeleteStatement` instead.
-    func deleteStatement(_ kind: Kind, pass: FlowPass<Settings>, now: Date, limit: Int, returning: String) -> String {
+    ///
+    /// `keys`, when given, hold back the rows other tables' foreign keys point at.
+    func deleteStatement(
+        _ kind: Kind, pass: FlowPass<Settings>, now: Date, limit: Int, returning: String, keys: ReferencingKeys? = nil
+    ) -> String {
         let table = definition.tableName
         let (condition, order) = criteria(kind, pass: pass, now: now)
         let flows = pass.filter.condition(setting: "pgsweep.flows").map { " AND \($0)" } ?? ""
+        let held = keys?.unreferenced(table).map { " AND \($0)" } ?? ""
         return """
             DELETE FROM \(table) WHERE ctid = ANY(ARRAY(
                 SELECT ctid FROM \(table)
-                WHERE \(condition)\(flows)
+                WHERE \(condition)\(flows)\(held)
                 ORDER BY \(order)
                 LIMIT \(limit)
                 FOR UPDATE SKIP LOCKED))
@@ -117,13 +122,20 @@ struct ArchiveJob: ExplainableJob, RegisteredJob {
 
     /// For a partitioned table: selects and locks one batch, and returns the locked rows'
     /// addresses grouped by partition (`partition`, `addresses` as a `tid[]` literal).
-    func lockStatement(_ kind: Kind, pass: FlowPass<Settings>, now: Date, limit: Int) -> String {
+    ///
+    /// `skipping` names partitions (by oid) whose rows are already in ledgered files, copied
+    /// whole and not yet dropped: their rows must not be archived a second time.
+    func lockStatement(
+        _ kind: Kind, pass: FlowPass<Settings>, now: Date, limit: Int, skipping: [Int64] = [], keys: ReferencingKeys? = nil
+    ) -> String {
         let (condition, order) = criteria(kind, pass: pass, now: now)
         let flows = pass.filter.condition(setting: "pgsweep.flows").map { " AND \($0)" } ?? ""
+        let skip = skipping.isEmpty ? "" : " AND tableoid <> ALL('{\(skipping.map(String.init).joined(separator: ","))}'::oid[])"
+        let held = keys?.unreferenced(definition.tableName).map { " AND \($0)" } ?? ""
         return """
             SELECT relation::regclass::text AS partition, array_agg(address)::text AS addresses FROM (
                 SELECT tableoid AS relation, ctid AS address FROM \(definition.tableName)
-                WHERE \(condition)\(flows)
+                WHERE \(condition)\(flows)\(skip)\(held)
                 ORDER BY \(order)
                 LIMIT \(limit)
                 FOR UPDATE SKIP LOCKED) batch
@@ -206,7 +218,7 @@ struct ArchiveJob: ExplainableJob, RegisteredJob {
         }
         // No repair may remove a file this run has published but not yet ledgered.
         let lock = ArchiveLock(schema: schema, table: queue.name)
-        guard try lock.tryShared(on: context.connection) else {
+        guard try lock.shared(within: context.lockTimeout, shutdown: context.shutdown, on: context.connection) else {
             throw PGSweepError.checkFailed(
                 "`archive verify --repair` is running for \(queue.name); nothing was archived, the next run goes on")
         }
@@ -223,6 +235,7 @@ struct ArchiveJob: ExplainableJob, RegisteredJob {
             onEstimate(rows, estimated)
         }
         var batch = 0
+        var copiedPartitions: [Int64] = []
         if wholePartitions {
             // Old partitions whose every row is archivable go whole, before any row by row.
             let archiver = PartitionArchiver(job: self, queue: queue, store: store, context: context)
@@ -235,6 +248,16 @@ struct ArchiveJob: ExplainableJob, RegisteredJob {
             result.bytesWritten += taken.bytes
             result.batches += taken.files
         }
+        if queue.isPartitioned {
+            // A partition copied whole whose detach or drop was put off (a lock not had, a long
+            // transaction) keeps its rows until the next run drops it: they are archived already.
+            copiedPartitions = try PartitionFreezes(queue: queue, schema: schema).copied(on: context.connection)
+        }
+        let keys = try ReferencingKeys.read(queue, on: context.connection)
+        for key in keys.keys {
+            context.logger.info(
+                "rows a foreign key points at stay in the table", metadata: [LogKey.reason: .string("\(key.name) on \(key.table)")])
+        }
         let work = passes.flatMap { pass in [Kind.completed, .failed].map { (pass, $0) } }
         let columns = queue.columns.map { ArchiveManifest.Column(name: $0.name, type: $0.type) }
         try BatchLoop.runPasses(work, describe: { "\($0.1.rawValue) rows, \($0.0.filter.description)" }, context, into: &result) {
@@ -242,7 +265,7 @@ struct ArchiveJob: ExplainableJob, RegisteredJob {
             batch += 1
             let written = try archiveBatch(
                 step.1, pass: step.0, size: size, batch: batch, queue: queue, columns: columns, store: store, connection: connection,
-                context: context)
+                context: context, skipping: copiedPartitions, keys: keys.keys.isEmpty ? nil : keys)
             return RunCounts(rows: ["archived_\(step.1.rawValue)": written.rows], bytes: written.bytes)
         }
         return result

@@ -32,21 +32,12 @@ extension PartitionArchiver {
                 _ = try dropper.finish(partition, hasDefault: hasDefault, checkRows: true, on: connection)
             }
         }
-        let stillPending = Set(try connection.query(
-            "SELECT to_regclass(partition_name)::oid::int8 AS oid FROM \(dropper.partitions) WHERE table_name = $1 AND state = 'copied'",
-            [queue.name.quoted]
-        ).compactMap { try $0.decode(Int64.self, "oid") })
-        for row in try connection.query(
-            """
-            SELECT c.oid::int8 AS oid, n.nspname, c.relname FROM pg_inherits i
-            JOIN pg_constraint k ON k.conrelid = i.inhrelid AND k.conname = $2
-            JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE i.inhparent = $1::oid
-            """, [Int64(queue.oid), PartitionDropper.constraint])
-        where !stillPending.contains(try row.require(Int64.self, "oid")) {
-            let name = QualifiedName(schema: try row.require(String.self, "nspname"), name: try row.require(String.self, "relname"))
-            logger.info("removing the archiving constraint an interrupted run left", metadata: [LogKey.partition: .string(name.description)])
-            dropper.unfreeze(name.quoted, on: connection)
+        // This run holds the archive lock shared, so no other run is copying: a freeze no
+        // copied row explains was left by a run killed between freezing and committing.
+        for partition in try PartitionFreezes(queue: queue, schema: job.schema).frozen(on: connection) where !partition.copied {
+            logger.info(
+                "removing the archiving constraint an interrupted run left", metadata: [LogKey.partition: .string(partition.name.description)])
+            dropper.unfreeze(partition.name.quoted, on: connection)
         }
     }
 

@@ -70,7 +70,15 @@ struct PartitionDropper: Sendable {
                         metadata: [LogKey.partition: .string(partition.name), LogKey.reason: .string(holder)])
                     return false
                 }
-                try detach(partition, hasDefault: hasDefault, on: connection)
+                do {
+                    try detach(partition, hasDefault: hasDefault, on: connection)
+                } catch let error as PostgresError where error.kind == .server && !error.isConnectionLost
+                    && error.sqlState != .lockNotAvailable && error.sqlState != .queryCanceled
+                {
+                    // A partition that cannot be detached (a foreign key references its rows,
+                    // say) must not stay frozen: every insert or update into it would fail.
+                    throw Unsafe(reason: "DETACH failed: \(error.message)\(error.sqlState.map { " (SQLSTATE \($0))" } ?? "")")
+                }
             case .detaching:
                 try finalize(partition, on: connection)
             case .detached:
@@ -117,16 +125,7 @@ struct PartitionDropper: Sendable {
     /// Drops the freezing constraint of `name` (quoted), if there; a failure is logged (the
     /// next run retries).
     func unfreeze(_ name: String, on connection: Connection) {
-        do {
-            try connection.transaction { connection in
-                try connection.set([("lock_timeout", lockTimeout.postgresSetting)], for: .transaction)
-                try connection.execute("ALTER TABLE \(name) DROP CONSTRAINT IF EXISTS \(Self.constraint)")
-            }
-        } catch {
-            logger.warning(
-                "could not remove the archiving constraint; the next archive run removes it",
-                metadata: [LogKey.partition: .string(name), LogKey.error: .string("\(error)")])
-        }
+        PartitionFreezes.unfreeze(name, lockTimeout: lockTimeout, logger: logger, on: connection)
     }
 
     func place(of partition: Pending, on connection: Connection) throws -> Place {
@@ -210,6 +209,20 @@ struct PartitionDropper: Sendable {
             try mark(partition, "dropped", detail: "dropped outside pgsweep; its files: \(reason)", on: connection)
             return
         case .elsewhere:
+            return
+        case .attached, .detached, .detaching:
+            // Its files are unledgered below, so the partition must still hold every row they
+            // do; one emptied meanwhile (its rows gone some other way) is left as it is.
+            let rows = try connection.query("SELECT count(*) AS rows FROM \(partition.name)")[0].require(Int64.self, "rows")
+            if rows < partition.rows {
+                logger.error(
+                    "a copied partition holds fewer rows than its files; left frozen and ledgered for a person to look at (see archive verify)",
+                    metadata: [LogKey.partition: .string(partition.name), LogKey.reason: .string(reason), LogKey.rows: "\(rows)"])
+                return
+            }
+        }
+        switch try place(of: partition, on: connection) {
+        case .gone, .elsewhere:
             return
         case .detaching:
             try finalize(partition, on: connection)

@@ -62,6 +62,7 @@ public struct JobRunner {
             }
             return summary
         }
+        if !dryRun { try clearLeftovers(store: store, work: work, queue: queue) }
         for job in jobs {
             if shutdown.isRequested { break }
             if let entry = try runOne(job, mode: mode, dryRun: dryRun, store: store, work: work, queue: queue) {
@@ -95,7 +96,7 @@ public struct JobRunner {
             }
             // Already done? A run still going is left to the lock below, so a runner that
             // loses the race records itself as skipped.
-            guard try !store.hasRun(job: job.name, scheduledFor: latest, statuses: [.succeeded, .failed, .interrupted]) else {
+            guard try !store.hasRun(job: job.name, scheduledFor: latest, statuses: RunStatus.ran) else {
                 return nil
             }
         }
@@ -114,7 +115,7 @@ public struct JobRunner {
             logger.warning("marked runs left running by a stopped runner as interrupted",
                            metadata: [LogKey.job: .string(job.name), LogKey.runs: "\(interrupted)"])
         }
-        if let fire, try store.hasRun(job: job.name, scheduledFor: fire, statuses: [.succeeded, .failed, .interrupted]) {
+        if let fire, try store.hasRun(job: job.name, scheduledFor: fire, statuses: RunStatus.ran) {
             // Another runner ran this fire while we were deciding.
             let reason = "already ran for fire time \(PostgresTimestamp.format(fire))"
             let id = try store.recordSkipped(job: job, scheduledFor: fire, reason: reason)
@@ -146,6 +147,12 @@ public struct JobRunner {
             status = shutdown.isRequested ? .interrupted : .failed
             failure = error
         }
+        // Held by a throttle from its start to max_runtime, nothing done: said as such, never
+        // as an idle success (a limit the server cannot meet would otherwise go unseen).
+        if status == .succeeded, let endedBy = throttle?.endedBy, progress.committed.batches == 0, result.batches == 0 {
+            status = .throttled
+            result.details["throttled"] = "held by \(endedBy) from its start until max_runtime; no batch ran"
+        }
         observer?.finished(job)
         let errorText = failure.map { "\($0)" }
         let connectionLost = (failure as? PostgresError)?.isConnectionLost ?? false
@@ -163,6 +170,25 @@ public struct JobRunner {
         return .init(
             job: job.name, status: status, runID: runID, result: result, error: errorText, duration: duration,
             connectionLost: connectionLost)
+    }
+
+    /// What stopped runners left, cleared by whichever runner comes next, whatever jobs it
+    /// runs: `running` rows of any job whose lock is free (its runner is gone) are marked
+    /// interrupted, and partitions an interrupted archive run left frozen are unfrozen (while
+    /// frozen, every insert or update into them fails).
+    private func clearLeftovers(store: RunStore, work: Connection, queue: QueueTable) throws {
+        for name in try store.jobsRunning() {
+            let lock = JobLock(schema: config.schema, table: queue.name, job: name)
+            guard try lock.tryAcquire(on: work) else { continue }
+            defer { lock.release(on: work) }
+            let interrupted = try store.markInterrupted(job: name)
+            if interrupted > 0 {
+                logger.warning(
+                    "marked runs left running by a stopped runner as interrupted", metadata: [LogKey.job: .string(name), LogKey.runs: "\(interrupted)"])
+            }
+        }
+        _ = try PartitionFreezes(queue: queue, schema: config.schema)
+            .clearStale(lockTimeout: config.database.lockTimeout, logger: logger, on: work)
     }
 
     /// Refuses a run on a table that lacks columns the job needs, before it touches anything.

@@ -106,6 +106,15 @@ struct RunStore {
         }
     }
 
+    /// The jobs of this table with a `running` row: each either runs now or was left by a
+    /// runner that stopped without recording its end.
+    func jobsRunning() throws -> [String] {
+        try connection.query(
+            "SELECT DISTINCT job FROM \(table) WHERE status = 'running' AND (table_name = $1 OR table_name IS NULL) ORDER BY job",
+            [tableKey]
+        ).map { try $0.require(String.self, "job") }
+    }
+
     /// True when a run with one of `statuses` is recorded for `job` at fire time `scheduledFor`.
     func hasRun(job: String, scheduledFor: Date, statuses: [RunStatus]) throws -> Bool {
         try !connection.query(
@@ -137,4 +146,10 @@ struct RunStore {
 /// The states of a run in `job_runs.status`.
 public enum RunStatus: String, Sendable, Codable, CaseIterable {
     case running, succeeded, failed, skipped, interrupted
+    /// Ran, but a throttle signal held it from its start until `max_runtime`: it did nothing.
+    /// Not a failure (exit 0, the throttle protected the server), not a success either.
+    case throttled
+
+    /// The statuses that mean a run for a fire time took place: it is not run again.
+    static let ran: [RunStatus] = [.succeeded, .failed, .interrupted, .throttled]
 }

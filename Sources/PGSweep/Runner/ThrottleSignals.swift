@@ -131,7 +131,8 @@ struct ThrottleSignals {
             if let safe = try row.decode(Double.self, "safe_wal_size"), safe < (safest?.0 ?? .infinity) { safest = (safe, slot) }
             if let lag = try row.decode(Double.self, "lag_bytes"), lag > (laggiest?.0 ?? -1) { laggiest = (lag, slot) }
         }
-        if let limit = settings.minSlotSafeWalSize {
+        if let configured = settings.minSlotSafeWalSize {
+            let limit = configured.bytes(keepSize: try Self.slotWalKeepSize(connection))
             readings.append(ThrottleReading(
                 signal: "slot_unreserved",
                 value: unreserved.isEmpty ? "no slot unreserved" : "slot(s) \(unreserved.joined(separator: ", ")) unreserved",
@@ -139,7 +140,7 @@ struct ThrottleSignals {
             readings.append(ThrottleReading(
                 signal: "slot_safe_wal_size",
                 value: safest.map { "\(ByteSize.format(Int64(max(0, $0.0)))) left on slot \($0.1)" } ?? "no limit (max_slot_wal_keep_size unset)",
-                limit: ByteSize.format(limit), over: (safest?.0 ?? .infinity) < Double(limit)))
+                limit: ByteSize.format(limit) + (configured == .automatic ? " (auto)" : ""), over: (safest?.0 ?? .infinity) < Double(limit)))
         }
         if let limit = settings.maxSlotLagBytes {
             readings.append(ThrottleReading(
@@ -148,6 +149,14 @@ struct ThrottleSignals {
                 limit: ByteSize.format(limit), over: (laggiest?.0 ?? 0) > Double(limit)))
         }
         return readings
+    }
+
+    /// The server's `max_slot_wal_keep_size` in bytes, or nil when unlimited (-1).
+    static func slotWalKeepSize(_ connection: Connection) throws -> Int64? {
+        let megabytes = try connection.query(
+            "SELECT setting::int8 AS mb FROM pg_settings WHERE name = 'max_slot_wal_keep_size'").first?.decode(Int64.self, "mb")
+        guard let megabytes, megabytes >= 0 else { return nil }
+        return megabytes * 1024 * 1024
     }
 
     /// Runs `read`; a missing privilege makes the signal unreadable instead of failing the run.

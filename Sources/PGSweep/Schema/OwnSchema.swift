@@ -138,6 +138,14 @@ public enum OwnSchema {
             ALTER TABLE \(schema).archive_batches ADD COLUMN partition_id bigint REFERENCES \(schema).archive_partitions (id);
             """
         },
+        // A run a throttle held from start to max_runtime is recorded as such, not as a success.
+        Migration(version: 5, summary: "runs held by a throttle throughout are recorded as throttled") { schema in
+            """
+            ALTER TABLE \(schema).job_runs DROP CONSTRAINT job_runs_status_check,
+                ADD CONSTRAINT job_runs_status_check
+                    CHECK (status IN ('running', 'succeeded', 'failed', 'skipped', 'interrupted', 'throttled'));
+            """
+        },
     ]
 
     /// The tables the current version creates.
