@@ -41,6 +41,18 @@ public struct QualifiedName: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String { schema.map { "\($0).\(name)" } ?? name }
 
+    /// The name with only the parts that need it in double quotes (`public.processing_queue`,
+    /// `"sch.ema"."we""ird.Tåble"`): one text for one table, where `description` would give
+    /// `sch.ema` + `we"ird.Tåble` and `sch` + `ema.we"ird.Tåble` the same. For metric labels.
+    public var unambiguous: String {
+        func part(_ text: String) -> String {
+            let plain = text.unicodeScalars.first.map { $0 == "_" || ("a"..."z").contains($0) } == true
+                && text.unicodeScalars.allSatisfy { $0 == "_" || $0 == "$" || ("a"..."z").contains($0) || ("0"..."9").contains($0) }
+            return plain ? text : quoteIdentifier(text)
+        }
+        return schema.map { "\(part($0)).\(part(name))" } ?? part(name)
+    }
+
     private static func split(_ text: String) throws -> [String] {
         var parts: [String] = []
         var current = ""

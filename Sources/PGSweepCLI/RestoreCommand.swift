@@ -44,6 +44,9 @@ extension PGSweepRoot {
         @Flag(help: "Print JSON.")
         var json = false
 
+        @Flag(help: "Restore the files that are there when some ledgered files are missing from the configured destination (without it: exit 4, nothing restored).")
+        var allowMissing = false
+
         func run() throws {
             let context = try CommandContext(options: global)
             var options = ArchiveRestorer.Options(flow: flow, dryRun: dryRun, createPartitions: createPartitions)
@@ -53,6 +56,9 @@ extension PGSweepRoot {
                     throw ValidationError("\(name): expected an ISO 8601 time such as 2026-11-01T00:00:00Z, got \(value.debugDescription)")
                 }
                 options[keyPath: keyPath] = date
+            }
+            if let from = options.from, let to = options.to, from > to {
+                throw ValidationError("--from \(self.from ?? "") is later than --to \(self.to ?? ""): no row could match")
             }
             if let into {
                 do { options.into = try QualifiedName(parsing: into) } catch let error as PostgresError {
@@ -66,12 +72,14 @@ extension PGSweepRoot {
             }
             let connection = try context.connect()
             // The configured table decides whose files are taken; with --into it may not exist yet.
-            let scope: ArchiveScope
+            let own: QueueTable?
             do {
-                scope = ArchiveScope(try QueueTable.resolve(context.config.table, on: connection))
+                own = try QueueTable.resolve(context.config.table, on: connection)
             } catch PGSweepError.tableMissing where options.into != nil {
-                scope = ArchiveScope(configured: context.config.table, source: nil)
+                own = nil
             }
+            let scope = own.map(ArchiveScope.init) ?? ArchiveScope(configured: context.config.table, source: nil)
+            if paths.isEmpty, let own { try checkLedger(own, files: files, context: context, on: connection) }
             let target = try QueueTable.resolve(options.into ?? context.config.table, on: connection)
             let bar = ProgressBar.onTerminal()
             bar?.start("restore", total: nil)
@@ -95,6 +103,31 @@ extension PGSweepRoot {
             let present = results.map(\.alreadyPresent).reduce(0, +)
             print("\(dryRun ? "would insert" : "inserted") \(inserted) rows; \(present) already present; \(results.count) file(s)")
             if let ignored { print(ignored) }
+        }
+
+        /// From the configured destination, every file the ledger lists for the table must be
+        /// there: a store whose listing drops entries would otherwise restore part of the
+        /// archive and say nothing. Missing files are named; without --allow-missing nothing is
+        /// restored and the exit status is 4.
+        func checkLedger(_ table: QueueTable, files: [ArchiveRestorer.Candidate], context: CommandContext, on connection: Connection) throws {
+            let present = Set(files.map(\.key))
+            let missing = try ArchiveLedger(schema: context.config.schema).entries(of: table, on: connection)
+                .filter { !present.contains($0.file) }
+            guard !missing.isEmpty else { return }
+            for entry in missing {
+                context.logger.error(
+                    "a ledgered archive file is missing from the destination",
+                    metadata: [LogKey.file: .string(entry.file), LogKey.rows: "\(entry.rows)"])
+            }
+            let rows = missing.map(\.rows).reduce(0, +)
+            guard allowMissing else {
+                FileHandle.standardError.write(Data(
+                    "pgsweep: \(missing.count) ledgered file(s) with \(rows) rows are missing from \(context.config.archive.locationDescription) (see `archive verify`); nothing was restored. --allow-missing restores the files that are there\n".utf8))
+                throw ExitCode(ExitStatus.archiveDamaged.rawValue)
+            }
+            context.logger.warning(
+                "restoring the files that are there; ledgered files are missing",
+                metadata: [LogKey.files: "\(missing.count)", LogKey.rows: "\(rows)"])
         }
     }
 }

@@ -28,6 +28,36 @@ struct MetricsTests {
         }
     }
 
+    @Test("every configured job's counters exist at 0 before they first move: runs by status, and seconds throttled by each signal it reads")
+    func countersStartAtZero() async throws {
+        try await TestDatabase.with(queueTable: true) { database in
+            let scratch = try ScratchFolder()
+            let config = try RunnerTests.prepare(
+                database, scratch,
+                jobs: """
+                  stats: { type: analyze, schedule: "@daily", force: true }
+                  quiet: { type: analyze, schedule: "@daily", throttle: { max_replica_lag: off, max_replica_lag_bytes: off, min_slot_safe_wal_size: off, max_archive_backlog: off } }
+                """)
+            let output = try CLI.run(["--config", config, "metrics"])
+            #expect(output.status == 0, "\(output.all)")
+            let table = "table=\"public.processing_queue\""
+            for status in ["succeeded", "failed", "interrupted", "skipped", "throttled"] {
+                #expect(output.stdout.contains("pgsweep_job_runs_total{job=\"stats\",\(table),status=\"\(status)\"} 0\n"), "\(output.stdout)")
+            }
+            for reason in ["replica_lag", "replica_lag_bytes", "slot_unreserved", "slot_safe_wal_size", "archive_backlog"] {
+                #expect(
+                    output.stdout.contains("pgsweep_job_throttled_seconds_total{job=\"stats\",\(table),reason=\"\(reason)\"} 0\n"),
+                    "\(output.stdout)")
+            }
+            #expect(!output.stdout.contains("pgsweep_job_throttled_seconds_total{job=\"quiet\""), "\(output.stdout)")
+            // A counter that moved shows its value, once.
+            #expect(try CLI.run(["--config", config, "run", "stats"]).status == 0)
+            let after = try CLI.run(["--config", config, "metrics"]).stdout
+            #expect(after.contains("pgsweep_job_runs_total{job=\"stats\",\(table),status=\"succeeded\"} 1\n"), "\(after)")
+            #expect(!after.contains("pgsweep_job_runs_total{job=\"stats\",\(table),status=\"succeeded\"} 0\n"), "\(after)")
+        }
+    }
+
     @Test("metrics reach a real Pushgateway, one group per job; a dead Pushgateway does not fail the run")
     func pushgateway() async throws {
         try await TestDatabase.with(queueTable: true) { database in

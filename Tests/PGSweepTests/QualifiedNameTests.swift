@@ -32,3 +32,17 @@ struct QualifiedNameTests {
         #expect(quoteIdentifier(#"we"ird"#) == #""we""ird""#)
     }
 }
+
+@Suite("Metric labels name one table each")
+struct UnambiguousNameTests {
+    @Test("plain parts stay as they are; parts with dots, quotes, capitals or other letters are quoted, so no two tables share a label")
+    func unambiguous() {
+        #expect(QualifiedName(schema: "public", name: "processing_queue").unambiguous == "public.processing_queue")
+        let first = QualifiedName(schema: "sch.ema", name: "we\"ird.Tåble")
+        let second = QualifiedName(schema: "sch", name: "ema.we\"ird.Tåble")
+        #expect(first.description == second.description)
+        #expect(first.unambiguous == "\"sch.ema\".\"we\"\"ird.Tåble\"")
+        #expect(second.unambiguous == "sch.\"ema.we\"\"ird.Tåble\"")
+        #expect(first.unambiguous != second.unambiguous)
+    }
+}

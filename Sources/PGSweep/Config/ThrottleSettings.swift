@@ -43,6 +43,22 @@ public struct ThrottleSettings: Sendable, Equatable {
         "max_archive_backlog", "max_wal_rate", "max_active_sessions", "nice_ratio", "query",
     ]
 
+    /// The names a pause by these settings is recorded under (`throttled_by`, the `reason`
+    /// label of `pgsweep_job_throttled_seconds_total`), one per signal that is on.
+    public var signalNames: [String] {
+        var names: [String] = []
+        if maxReplicaLag != nil { names.append("replica_lag") }
+        if maxReplicaLagBytes != nil { names.append("replica_lag_bytes") }
+        if minSlotSafeWalSize != nil { names += ["slot_unreserved", "slot_safe_wal_size"] }
+        if maxSlotLagBytes != nil { names.append("slot_lag_bytes") }
+        if maxArchiveBacklog != nil { names.append("archive_backlog") }
+        if maxWalRate != nil { names.append("wal_rate") }
+        if maxActiveSessions != nil { names.append("active_sessions") }
+        if niceRatio > 0 { names.append("nice_ratio") }
+        if query != nil { names.append("query") }
+        return names
+    }
+
     /// True when any signal is on.
     public var isEnabled: Bool {
         maxReplicaLag != nil || maxReplicaLagBytes != nil || minSlotSafeWalSize != nil || maxSlotLagBytes != nil

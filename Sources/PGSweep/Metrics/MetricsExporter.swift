@@ -24,6 +24,9 @@ public struct MetricsExporter {
     public let logger: Logger
     /// The queue's gauges, exported beside the job counters when set.
     var queueGauges: QueueGauges?
+    /// The configured jobs and the throttle signals each can be paused by: their counters are
+    /// exported at 0 before they first move, so `rate()` and the dashboard have a series.
+    var configuredJobs: [(job: String, signals: [String])] = []
 
     /// An exporter for the jobs of `table` (resolved, schema-qualified).
     public init(settings: PGSweepConfig.MetricsSettings, schema: String, table: QualifiedName, logger: Logger) {
@@ -43,6 +46,7 @@ public struct MetricsExporter {
             let table = try QueueTable.resolve(config.table, on: connection).name
             var exporter = MetricsExporter(settings: config.metrics, schema: config.schema, table: table, logger: logger)
             exporter.queueGauges = QueueGauges(config: config)
+            exporter.configuredJobs = config.jobs.map { ($0.name, $0.limits.throttle.signalNames) }
             exporter.export(using: connection)
         } catch {
             logger.error("could not export metrics", metadata: [LogKey.error: "\(error)"])
@@ -55,6 +59,7 @@ public struct MetricsExporter {
         let table = try QueueTable.resolve(config.table, on: connection).name
         var exporter = MetricsExporter(settings: config.metrics, schema: config.schema, table: table, logger: logger)
         exporter.queueGauges = QueueGauges(config: config)
+        exporter.configuredJobs = config.jobs.map { ($0.name, $0.limits.throttle.signalNames) }
         return render(try exporter.read(using: connection))
     }
 
@@ -109,24 +114,38 @@ public struct MetricsExporter {
     func read(using connection: Connection) throws -> [Sample] {
         var samples: [Sample] = try queueGauges?.read(table: table, on: connection) ?? []
         let key = table.quoted
-        let label = ("table", table.description)
+        let label = ("table", table.unambiguous)
         // Counters, each from its totals table: (table, the label's column and name, the summed column).
         let counters: [(MetricNameDescriptor, String, column: String, label: String, sum: String)] = [
             (MetricName.jobRuns, "job_totals", "status", "status", "runs"),
             (MetricName.rows, "job_row_totals", "action", "action", "rows"),
             (MetricName.throttled, "job_throttle_totals", "signal", "reason", "seconds"),
         ]
+        // Series every configured job has from its first export: runs by final status, and
+        // seconds paused by each signal it reads.
+        let zeros: [String: [(String, String)]] = [
+            "job_totals": configuredJobs.flatMap { job in
+                [RunStatus.succeeded, .failed, .interrupted, .skipped, .throttled].map { (job.job, $0.rawValue) }
+            },
+            "job_throttle_totals": configuredJobs.flatMap { job in job.signals.map { (job.job, $0) } },
+        ]
         for (descriptor, name, column, labelName, sum) in counters {
             let totals = QualifiedName(schema: schema, name: name).quoted
+            var seen = Set<String>()
             for row in try connection.query(
                 "SELECT job, \(column) AS label, sum(\(sum))::float8 AS value FROM \(totals) WHERE table_name IN ($1, '') GROUP BY 1, 2 ORDER BY 1, 2",
                 [key])
             {
                 let job = try row.require(String.self, "job")
+                let value = try row.require(String.self, "label")
+                seen.insert("\(job)\u{0}\(value)")
                 samples.append(Sample(
                     kind: .counter, descriptor: descriptor, job: job,
-                    labels: [("job", job), label, (labelName, try row.require(String.self, "label"))],
+                    labels: [("job", job), label, (labelName, value)],
                     value: try row.require(Double.self, "value")))
+            }
+            for (job, value) in zeros[name] ?? [] where seen.insert("\(job)\u{0}\(value)").inserted {
+                samples.append(Sample(kind: .counter, descriptor: descriptor, job: job, labels: [("job", job), label, (labelName, value)], value: 0))
             }
         }
         let runs = QualifiedName(schema: schema, name: "job_runs").quoted
@@ -192,7 +211,7 @@ public struct MetricsExporter {
     func push(_ text: String, to gateway: String, job: String) throws {
         let encoded = job.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? job
         // Base64url (the Pushgateway's `@base64` form) carries any table name, slashes included.
-        let table = Data(table.description.utf8).base64EncodedString()
+        let table = Data(table.unambiguous.utf8).base64EncodedString()
             .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
         guard let url = URL(string: "\(gateway)/metrics/job/\(encoded)/table@base64/\(table)") else {
             throw MetricsError("bad Pushgateway URL")

@@ -26,7 +26,7 @@ struct QueueGauges {
             try connection.set([("statement_timeout", budget.postgresSetting)], for: .transaction)
             let started = DispatchTime.now()
             var samples: [MetricsExporter.Sample] = []
-            let label = ("table", table.description)
+            let label = ("table", table.unambiguous)
             func gauge(_ descriptor: MetricNameDescriptor, _ labels: [(String, String)], _ value: Double) {
                 samples.append(.init(kind: .gauge, descriptor: descriptor, job: Self.group, labels: [label] + labels, value: value))
             }

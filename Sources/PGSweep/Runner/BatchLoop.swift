@@ -65,7 +65,9 @@ public struct BatchLoop {
                         [("statement_timeout", timeout.postgresSetting), ("lock_timeout", context.lockTimeout.postgresSetting)],
                         for: .transaction)
                     var counts = try batch(connection, size)
-                    counts.batches = 1
+                    // A batch that found nothing (the one that tells the pass it is done) wrote
+                    // no file and changed no row: it is not counted.
+                    counts.batches = counts.totalRows > 0 ? 1 : 0
                     try context.progress?.record(counts, on: connection)
                     return counts
                 }
@@ -86,7 +88,7 @@ public struct BatchLoop {
             context.progress?.didCommit(counts)
             context.throttle?.batchCommitted()
             FaultInjection.point("batch-after-commit")
-            outcome.batches += 1
+            outcome.batches += counts.batches
             outcome.rows += handled
             outcome.counts = outcome.counts + counts
             context.onBatch?(handled)
