@@ -91,3 +91,84 @@ struct DaemonTests {
         }
     }
 }
+
+extension DaemonTests {
+    /// A TCP connection to the daemon's port that sends only what the test says.
+    static func rawClient(port: Int) throws -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else {
+            close(fd)
+            throw RawClientError(reason: String(cString: strerror(errno)))
+        }
+        return fd
+    }
+
+    /// True when the server closes `fd` within `seconds` (a read returns end of file).
+    static func closedByServer(_ fd: Int32, within seconds: Double, dribbling: Bool = false) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if dribbling {
+                var byte = UInt8(ascii: "G")
+                if write(fd, &byte, 1) < 0 { return true }
+            }
+            var ready = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            if poll(&ready, 1, 500) > 0 {
+                var buffer = [UInt8](repeating: 0, count: 512)
+                if read(fd, &buffer, buffer.count) <= 0 { return true }
+            }
+        }
+        return false
+    }
+
+    @Test("idle and dribbling clients hold up no one: /healthz and /metrics answer beside 200 idle connections, each of which is closed at its deadline; HEAD is answered")
+    func slowClients() async throws {
+        try await TestDatabase.with(queueTable: true) { database in
+            let scratch = try ScratchFolder()
+            let port = try freeLocalPort()
+            let config = try RunnerTests.prepare(
+                database, scratch, jobs: "  archive: { type: archive, schedule: \"0 3 * * *\" }",
+                extra: "archive:\n  directory: \(scratch.file("archive"))\nmetrics:\n  listen: 127.0.0.1:\(port)\n  cache: 1s")
+            try QueueFixture.load(try database.connect(), count: 100)
+            let daemon = try ProcessRunner.start(RepositoryPaths.executable("pgsweep"), ["--config", config, "--log-format", "json", "daemon"])
+            defer {
+                daemon.signal(SIGKILL)
+                _ = try? daemon.wait()
+            }
+            let origin = "http://127.0.0.1:\(port)"
+            // A stall of 10 s fails a request; 200 idle clients answered in turn would hold it for 600 s.
+            let client = try HTTPClient(stallTimeout: 10)
+            #expect(eventually { (try? client.send(HTTPRequest(method: "GET", origin: origin, path: "/healthz")))?.status == 200 })
+            let idle = try (0..<200).map { _ in try Self.rawClient(port: port) }
+            defer { idle.forEach { close($0) } }
+            let dribbler = try Self.rawClient(port: port)
+            defer { close(dribbler) }
+            var byte = UInt8(ascii: "G")
+            _ = write(dribbler, &byte, 1)
+
+            #expect(try client.send(HTTPRequest(method: "GET", origin: origin, path: "/healthz")).status == 200)
+            #expect(try client.send(HTTPRequest(method: "GET", origin: origin, path: "/metrics")).text.contains("pgsweep_queue_rows"))
+            let head = try client.send(HTTPRequest(method: "HEAD", origin: origin, path: "/metrics"))
+            #expect(head.status == 200)
+            #expect(head.text.isEmpty)
+            // Each is dropped at its request-head deadline, the dribbler however it paces its bytes.
+            #expect(Self.closedByServer(dribbler, within: 20, dribbling: true))
+            #expect(Self.closedByServer(idle[0], within: 20))
+            #expect(Self.closedByServer(idle[199], within: 20))
+            #expect(try client.send(HTTPRequest(method: "GET", origin: origin, path: "/healthz")).status == 200)
+            daemon.signal(SIGTERM)
+            #expect(eventually(within: 10) { daemon.hasExited })
+        }
+    }
+}
+
+/// A raw test client could not connect.
+struct RawClientError: Error {
+    var reason: String
+}

@@ -218,6 +218,29 @@ struct ThrottleTests {
         }
     }
 
+    @Test("throttle.query runs READ ONLY under its own timeout: one that hangs or writes is reported unreadable and the job goes on", arguments: [
+        "SELECT pg_sleep(3600) IS NOT NULL", "WITH w AS (INSERT INTO hold VALUES (true) RETURNING held) SELECT bool_or(held) FROM w",
+    ])
+    func queryReadOnlyAndBounded(query: String) async throws {
+        try await TestDatabase.with(queueTable: true) { database in
+            let scratch = try ScratchFolder()
+            let connection = try database.connect()
+            try connection.execute("CREATE TABLE hold (held boolean NOT NULL)")
+            let config = try Self.prepare(database, scratch, throttle: "{ check_interval: 100ms, query: \"\(query)\" }", job: ", max_runtime: 60s")
+            try QueueFixture.load(connection, count: 1_000)
+            let run = try ProcessRunner.start(
+                RepositoryPaths.executable("pgsweep"), ["--config", config, "--log-format", "json", "run", "archive"], environment: CLI.environment())
+            let finished = eventually(within: 50) { run.hasExited }
+            if !finished { run.signal(SIGKILL) }
+            let output = try run.wait()
+            #expect(finished, "the run was still waiting on throttle.query: \(output.all)")
+            #expect(output.status == 0, "\(output.all)")
+            #expect(output.stderr.contains("a throttle signal cannot be read"), "\(output.stderr)")
+            #expect(try Self.count(connection, "SELECT count(*) FROM hold") == 0)
+            #expect(try Self.count(connection, "SELECT count(*) FROM processing_queue WHERE \(ArchiveTests.archivable)") == 0)
+        }
+    }
+
     @Test("on a standby, run --all exits 0 with every job skipped and nothing written")
     func onStandby() async throws {
         let (primary, standby) = try Self.primaryWithStandby()

@@ -7,14 +7,21 @@ import Zstd
 import Glibc
 #endif
 
-/// `metrics.listen` for the daemon: a small HTTP server of our own on one thread, answering
-/// `GET /metrics` (every metric of the table, read at most once per `metrics.cache`, so ten
-/// scrapers cost one read) and `GET /healthz` (200 while the scheduler runs and the database
-/// answers, 503 otherwise). Requests are answered one at a time, `Connection: close`: a
-/// scraper every few seconds needs nothing more, and no dependency is worth that.
+/// `metrics.listen` for the daemon: a small HTTP server of our own, answering `GET` (and
+/// `HEAD`) `/metrics` (every metric of the table, read at most once per `metrics.cache`, so
+/// ten scrapers cost one read) and `/healthz` (200 while the scheduler runs and the database
+/// answers, 503 otherwise), `Connection: close`.
 ///
-/// @unchecked Sendable: the cached answers and the scheduler's state sit behind `lock`; the
-/// listening socket is only used by the server's thread after `start`.
+/// One thread reads every client's request head with poll(2), each against a whole deadline
+/// (`headDeadline`, however slowly it dribbles bytes), so idle or slow clients cost a file
+/// descriptor, never a turn; complete requests are answered side by side, each on a thread of
+/// its own, up to `maxClients` at once (one more gets 503 at once). So one slow or idle client
+/// never holds up another, and a liveness probe on `/healthz` never waits behind a slow
+/// scrape (the two read the database under locks of their own).
+///
+/// @unchecked Sendable: the cached answers, the scheduler's state and the client count sit
+/// behind `lock`; the listening socket is only used by the accepting thread after `start`,
+/// and closed by `stop`.
 public final class MetricsServer: @unchecked Sendable {
     private let config: PGSweepConfig
     private let logger: Logger
@@ -24,6 +31,21 @@ public final class MetricsServer: @unchecked Sendable {
     private var cached: (at: Date, body: String)?
     private var health: (at: Date, ok: Bool, reason: String)?
     private var schedulerRunning = true
+    private var clients = 0
+    private var stopped = false
+    /// The write end of the pipe that wakes the serving thread for `stop`.
+    private var wakeFD: Int32 = -1
+    /// Held while the exposition is read, so scrapes arriving together wait for one read.
+    private let metricsRead = NSLock()
+    /// Held while the database's health is checked, apart from `metricsRead`.
+    private let healthRead = NSLock()
+
+    /// Requests answered at once; one more is told 503 at once. Defaults to 32.
+    public var maxClients = 32
+    /// The time a client has to send its whole request head. Defaults to three seconds.
+    public var headDeadline: TimeInterval = 3
+    /// The time a client has to take the answer. Defaults to ten seconds.
+    public var sendDeadline: TimeInterval = 10
     /// The port listened on (useful when `metrics.listen` asks for port 0).
     public private(set) var port = 0
 
@@ -67,32 +89,117 @@ public final class MetricsServer: @unchecked Sendable {
     /// The scheduler has stopped: `/healthz` answers 503 from now on.
     public func schedulerStopped() { lock.withLock { schedulerRunning = false } }
 
-    private func serve() {
-        while true {
-            let client = accept(socketFD, nil, nil)
-            if client < 0 {
-                if errno == EINTR { continue }
-                return
-            }
-            handle(client)
-            close(client)
+    /// Stops accepting clients; answers under way finish.
+    public func stop() {
+        let wake: Int32 = lock.withLock {
+            stopped = true
+            return wakeFD
+        }
+        if wake >= 0 {
+            var byte: UInt8 = 1
+            _ = write(wake, &byte, 1)
         }
     }
 
-    private func handle(_ client: Int32) {
-        // A scraper that sends nothing for 5 s is dropped.
-        var timeout = timeval(tv_sec: 5, tv_usec: 0)
-        setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var request: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while !request.contains(10), request.count < 16_384 {
-            let count = buffer.withUnsafeMutableBytes { read(client, $0.baseAddress, $0.count) }
-            if count <= 0 { return }
-            request += buffer[0..<count]
+    /// A client whose request head is still coming.
+    private struct Pending {
+        var fd: Int32
+        var head: [UInt8] = []
+        var deadline: Date
+    }
+
+    /// One thread reads every client's request head with poll(2), each against its own
+    /// deadline, so idle or dribbling clients cost a file descriptor, never a thread; a
+    /// complete request is answered on a thread of its own (up to `maxClients` at once).
+    private func serve() {
+        var pending: [Pending] = []
+        var wake = [Int32](repeating: -1, count: 2)
+        guard pipe(&wake) == 0 else { return }
+        lock.withLock { wakeFD = wake[1] }
+        defer {
+            for client in pending { close(client.fd) }
+            close(wake[0])
+            close(wake[1])
+            close(socketFD)
         }
+        _ = fcntl(socketFD, F_SETFL, fcntl(socketFD, F_GETFL) | O_NONBLOCK)
+        while !lock.withLock({ stopped }) {
+            var fds = [pollfd(fd: socketFD, events: Int16(POLLIN), revents: 0), pollfd(fd: wake[0], events: Int16(POLLIN), revents: 0)]
+            fds += pending.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
+            let soonest = pending.map(\.deadline).min().map { max(0, $0.timeIntervalSinceNow) }
+            let polled = poll(&fds, nfds_t(fds.count), soonest.map { Int32(min(60_000, $0 * 1000) + 1) } ?? -1)
+            if polled < 0 && errno != EINTR { return }
+            let now = Date()
+            var kept: [Pending] = []
+            for (index, var client) in pending.enumerated() {
+                let events = fds[index + 2].revents
+                if events & Int16(POLLIN | POLLHUP | POLLERR) != 0 {
+                    var buffer = [UInt8](repeating: 0, count: 4096)
+                    let count = buffer.withUnsafeMutableBytes { read(client.fd, $0.baseAddress, $0.count) }
+                    if count <= 0 {
+                        close(client.fd)
+                        continue
+                    }
+                    client.head += buffer[0..<count]
+                    if client.head.contains(10) || client.head.count >= 16_384 {
+                        dispatch(client)
+                        continue
+                    }
+                }
+                if client.deadline <= now {
+                    close(client.fd)  // the whole head did not come in time
+                    continue
+                }
+                kept.append(client)
+            }
+            pending = kept
+            if fds[0].revents & Int16(POLLIN) != 0 {
+                while true {
+                    let client = accept(socketFD, nil, nil)
+                    guard client >= 0 else { break }
+                    _ = fcntl(client, F_SETFL, fcntl(client, F_GETFL) & ~O_NONBLOCK)
+                    if pending.count >= Self.maxPending {
+                        close(client)
+                    } else {
+                        pending.append(Pending(fd: client, deadline: Date().addingTimeInterval(headDeadline)))
+                    }
+                }
+            }
+        }
+    }
+
+    /// Clients whose request head may be awaited at once; one more is closed at once.
+    static let maxPending = 512
+
+    /// Answers a complete request on a thread of its own, or with 503 at once when
+    /// `maxClients` are being answered already.
+    private func dispatch(_ client: Pending) {
+        let admitted = lock.withLock {
+            guard clients < maxClients else { return false }
+            clients += 1
+            return true
+        }
+        guard admitted else {
+            send(client.fd, status: "503 Service Unavailable", type: "text/plain; charset=utf-8", body: "too many clients\n", head: false)
+            close(client.fd)
+            return
+        }
+        let thread = Thread { [self] in
+            handle(client.fd, request: client.head)
+            close(client.fd)
+            lock.withLock { clients -= 1 }
+        }
+        thread.name = "pgsweep-metrics-client"
+        thread.start()
+    }
+
+    private func handle(_ client: Int32, request: [UInt8]) {
         let line = String(decoding: request.prefix { $0 != 13 && $0 != 10 }, as: UTF8.self).split(separator: " ")
+        let method = line.first.map(String.init) ?? ""
+        let path = line.dropFirst().first.map { $0.split(separator: "?").first.map(String.init) ?? "" }
+        let head = method == "HEAD"
         let (status, type, body): (String, String, String)
-        switch (line.first, line.dropFirst().first.map { $0.split(separator: "?").first.map(String.init) ?? "" }) {
+        switch (method == "GET" || head ? "GET" : method, path) {
         case ("GET", "/metrics"):
             if let text = metrics() {
                 (status, type, body) = ("200 OK", "text/plain; version=0.0.4; charset=utf-8", text)
@@ -105,20 +212,29 @@ public final class MetricsServer: @unchecked Sendable {
         case ("GET", _):
             (status, type, body) = ("404 Not Found", "text/plain; charset=utf-8", "try /metrics or /healthz\n")
         default:
-            (status, type, body) = ("405 Method Not Allowed", "text/plain; charset=utf-8", "GET only\n")
+            (status, type, body) = ("405 Method Not Allowed", "text/plain; charset=utf-8", "GET or HEAD only\n")
         }
+        send(client, status: status, type: type, body: body, head: head)
+    }
+
+    /// Sends the answer (headers only for HEAD), giving up after `sendDeadline`.
+    private func send(_ client: Int32, status: String, type: String, body: String, head: Bool) {
+        var timeout = timeval(tv_sec: Int(sendDeadline), tv_usec: 0)
+        setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         let payload = Array(body.utf8)
-        let head = "HTTP/1.1 \(status)\r\nContent-Type: \(type)\r\nContent-Length: \(payload.count)\r\nConnection: close\r\n\r\n"
-        let response = Array(head.utf8) + payload
+        let headers = "HTTP/1.1 \(status)\r\nContent-Type: \(type)\r\nContent-Length: \(payload.count)\r\nConnection: close\r\n\r\n"
+        let response = Array(headers.utf8) + (head ? [] : payload)
         _ = response.withUnsafeBytes { FileIO.writeFully(client, $0) }
     }
 
     /// The exposition, read afresh at most once per `metrics.cache`; nil when it cannot be read.
     private func metrics() -> String? {
+        if let fresh = freshMetrics() { return fresh }
+        metricsRead.lock()
+        defer { metricsRead.unlock() }
+        // Another scrape may have read it while this one waited.
+        if let fresh = freshMetrics() { return fresh }
         let now = Date()
-        if let cached = lock.withLock({ self.cached }), now.timeIntervalSince(cached.at) < config.metrics.cache.seconds {
-            return cached.body
-        }
         do {
             let connection = try connect()
             defer { connection.close() }
@@ -133,13 +249,24 @@ public final class MetricsServer: @unchecked Sendable {
         }
     }
 
+    private func freshMetrics() -> String? {
+        guard let cached = lock.withLock({ self.cached }), Date().timeIntervalSince(cached.at) < config.metrics.cache.seconds else { return nil }
+        return cached.body
+    }
+
+    private func freshHealth() -> (Bool, String)? {
+        guard let health = lock.withLock({ self.health }), Date().timeIntervalSince(health.at) < config.metrics.cache.seconds else { return nil }
+        return (health.ok, health.reason)
+    }
+
     /// True while the scheduler runs and the database answers (checked at most once per `metrics.cache`).
     private func healthy() -> (Bool, String) {
         guard lock.withLock({ schedulerRunning }) else { return (false, "the scheduler has stopped") }
+        if let fresh = freshHealth() { return fresh }
+        healthRead.lock()
+        defer { healthRead.unlock() }
+        if let fresh = freshHealth() { return fresh }
         let now = Date()
-        if let health = lock.withLock({ self.health }), now.timeIntervalSince(health.at) < config.metrics.cache.seconds {
-            return (health.ok, health.reason)
-        }
         do {
             let connection = try connect()
             defer { connection.close() }

@@ -56,7 +56,13 @@ struct ThrottleSignals {
         }
         if let query = settings.query {
             try guarded("query", into: &snapshot) {
-                let rows = try connection.query(query)
+                // The user's query reads, never writes, and never holds the job past its
+                // check: READ ONLY, under a statement timeout of check_interval (at least 1s).
+                let timeout = ConfigDuration(milliseconds: max(1_000, settings.checkInterval.milliseconds))
+                let rows = try connection.transaction(.readOnly) { connection in
+                    try connection.set([("statement_timeout", timeout.postgresSetting)], for: .transaction)
+                    return try connection.query(query)
+                }
                 guard rows.count == 1, let value = try rows[0].decode(Bool.self, at: 0) else {
                     throw PGSweepError.checkFailed("throttle.query must return one row with one boolean, it returned \(rows.count) row(s)")
                 }
