@@ -16,7 +16,7 @@ extension PGSweepRoot {
         @Flag(help: "Print JSON.")
         var json = false
 
-        @Flag(help: "Count every row of each flow and status (by default, counts above \(QueueStatus.exactCountLimit) rows are the planner's estimates, marked ~).")
+        @Flag(help: "Count every row of each flow and status, however long it takes (by default, counts past \(QueueStatus.exactCountLimit) rows, or past \(QueueStatus.countBudget) per flow, are the planner's estimates, marked ~, or lower bounds, marked >=).")
         var exact = false
 
         @Flag(help: "Also measure each index of the table: size, bloat (pgstatindex, else an estimate), valid.")
@@ -39,27 +39,30 @@ extension PGSweepRoot {
             let flows = TextTable(headers: [
                 "flow", "pending", "processing", "completed", "failed", "oldest pending", "orphans", "retryable", "retries used up",
             ])
-            var totals = [Int64](repeating: 0, count: 7)
+            let keys = QueueStatus.statuses + ["orphans", "retryable", "retries_used_up"]
+            var totals = [Int64](repeating: 0, count: keys.count)
             var estimatedTotals = Set<String>()
-            /// A count, `~` marking the planner's estimate.
-            func shown(_ count: Int64, _ estimated: Bool) -> String { estimated ? "~\(count)" : String(count) }
+            var boundTotals = Set<String>()
+            /// A count: `~` marks the planner's estimate, `>=` a lower bound (counted up to the cap).
+            func shown(_ count: Int64, _ key: String, estimated: Set<String>, atLeast: Set<String>) -> String {
+                if estimated.contains(key) { return "~\(count)" }
+                return atLeast.contains(key) ? ">=\(count)" : String(count)
+            }
             for flow in status.flows {
-                let counts = QueueStatus.statuses.map { flow.counts[$0] ?? 0 }
-                let values = counts + [flow.orphans, flow.failedRetryable, flow.failedRetriesUsedUp]
+                let values = QueueStatus.statuses.map { flow.counts[$0] ?? 0 } + [flow.orphans, flow.failedRetryable, flow.failedRetriesUsedUp]
                 for (index, value) in values.enumerated() { totals[index] += value }
                 estimatedTotals.formUnion(flow.estimated)
-                flows.add(
-                    [flow.flow] + zip(QueueStatus.statuses, counts).map { shown($1, flow.estimated.contains($0)) }
-                        + [Self.age(flow.oldestPendingAgeSeconds)] + values[4...].map(String.init))
+                boundTotals.formUnion(flow.atLeast)
+                let cells = zip(keys, values).map { shown($1, $0, estimated: Set(flow.estimated), atLeast: Set(flow.atLeast)) }
+                flows.add([flow.flow] + cells[..<4] + [Self.age(flow.oldestPendingAgeSeconds)] + cells[4...])
             }
             if status.flows.count > 1 {
-                flows.add(
-                    ["total"] + QueueStatus.statuses.enumerated().map { shown(totals[$0], estimatedTotals.contains($1)) } + [""]
-                        + totals[4...].map(String.init))
+                let cells = zip(keys, totals).map { shown($1, $0, estimated: estimatedTotals, atLeast: boundTotals.subtracting(estimatedTotals)) }
+                flows.add(["total"] + cells[..<4] + [""] + cells[4...])
             }
             print(flows.render())
-            if !estimatedTotals.isEmpty {
-                print("(~: more than \(QueueStatus.exactCountLimit) rows, the planner's estimate; --exact counts every row)")
+            if !estimatedTotals.isEmpty || !boundTotals.isEmpty {
+                print("(~: the planner's estimate, >=: at least; past \(QueueStatus.exactCountLimit) rows or \(QueueStatus.countBudget) of counting per flow. --exact counts every row)")
             }
             if let first = status.flows.first {
                 print("(orphans: processing and claimed more than \(first.orphanThreshold) ago; retries used up: retry_count >= \(first.maxRetries))")

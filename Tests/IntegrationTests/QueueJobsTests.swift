@@ -206,7 +206,7 @@ struct QueueJobsTests {
         }
     }
 
-    @Test("status counts match the table, per flow, as text and JSON; above its limit a count is the planner's estimate, marked")
+    @Test("status counts match the table, per flow, as text and JSON; past the cap a count is the planner's estimate or a lower bound, marked, never the cap plus one")
     func status() async throws {
         try await TestDatabase.with(queueTable: true) { database in
             let scratch = try ScratchFolder()
@@ -222,43 +222,47 @@ struct QueueJobsTests {
                 let flows = try #require(status["flows"] as? [[String: Any]])
                 return Dictionary(uniqueKeysWithValues: flows.map { ($0["flow"] as? String ?? "", $0) })
             }
-            let exact = try flows(["--exact"])
-            let estimated = try flows([])
-            #expect(exact.count == 6 && estimated.count == 6)
-            for (name, flow) in exact {
-                let counts = try #require(flow["counts"] as? [String: Int])
-                let shown = try #require(estimated[name]?["counts"] as? [String: Int])
-                let marked = try #require(estimated[name]?["estimated"] as? [String])
-                #expect((flow["estimated"] as? [String]) == [])
-                for state in ["pending", "processing", "completed", "failed"] {
-                    let actual = try Self.count(connection, "flow_name = $1 AND status = $2", [name, state])
-                    #expect(Int64(counts[state] ?? 0) == actual)
-                    if actual > QueueStatus.exactCountLimit {
-                        // The planner's estimate, at least the rows counted.
-                        #expect(marked.contains(state), "\(name) \(state)")
-                        let value = Double(shown[state] ?? 0)
-                        #expect(value > Double(QueueStatus.exactCountLimit) && abs(value - Double(actual)) < Double(actual) * 0.25,
-                                "\(name) \(state): estimated \(value), exact \(actual)")
-                    } else {
-                        #expect(!marked.contains(state) && Int64(shown[state] ?? 0) == actual, "\(name) \(state)")
+            // By default every count here is exact (under the cap of a million), as with --exact.
+            for counted in [try flows(["--exact"]), try flows([])] {
+                #expect(counted.count == 6)
+                for (name, flow) in counted {
+                    let counts = try #require(flow["counts"] as? [String: Int])
+                    #expect((flow["estimated"] as? [String]) == [] && (flow["at_least"] as? [String]) == [], "\(name)")
+                    for state in ["pending", "processing", "completed", "failed"] {
+                        #expect(Int64(counts[state] ?? 0) == (try Self.count(connection, "flow_name = $1 AND status = $2", [name, state])))
                     }
-                }
-                for counted in [flow, try #require(estimated[name])] {
                     let orphans = try Self.count(
                         connection, "flow_name = $1 AND status = 'processing' AND claimed_at < now() - interval '1 hour'", [name])
-                    #expect(Int64(counted["orphans"] as? Int ?? -1) == orphans)
+                    #expect(Int64(flow["orphans"] as? Int ?? -1) == orphans)
                     let usedUp = try Self.count(connection, "flow_name = $1 AND status = 'failed' AND retry_count >= 3", [name])
-                    #expect(Int64(counted["failed_retries_used_up"] as? Int ?? -1) == usedUp)
+                    #expect(Int64(flow["failed_retries_used_up"] as? Int ?? -1) == usedUp)
                 }
             }
-            #expect(estimated["tiny"]?["estimated"] as? [String] == [])
+
+            // With a cap of 5,000 rows: a count past it is the planner's estimate when that is
+            // higher, else the cap itself as a lower bound; each marked, none of them 5,001.
+            let loaded = try ConfigLoader.load(path: config, environment: [:])
+            let capped = try QueueStatus.read(config: loaded, flow: nil, exactUpTo: 5_000, on: connection)
+            for flow in capped.flows {
+                for state in QueueStatus.statuses {
+                    let actual = try Self.count(connection, "flow_name = $1 AND status = $2", [flow.flow, state])
+                    let shown = flow.counts[state] ?? 0
+                    #expect(shown != 5_001, "\(flow.flow) \(state)")
+                    if actual > 5_000 {
+                        #expect(flow.estimated.contains(state) != flow.atLeast.contains(state), "\(flow.flow) \(state): marked once")
+                        if flow.atLeast.contains(state) { #expect(shown == 5_000) } else { #expect(shown > 5_000, "\(flow.flow) \(state): \(shown)") }
+                    } else {
+                        #expect(shown == actual && !flow.estimated.contains(state) && !flow.atLeast.contains(state), "\(flow.flow) \(state)")
+                    }
+                }
+            }
+            #expect(capped.flows.contains { !$0.estimated.isEmpty || !$0.atLeast.isEmpty })
+
             let one = try CLI.run(["--config", config, "status", "--flow", "thumbnail"])
             #expect(one.status == 0)
             #expect(one.stdout.contains("thumbnail"))
             #expect(!one.stdout.contains("email-send"))
-            #expect(one.stdout.contains("~") && one.stdout.contains("the planner's estimate; --exact counts every row"))
-            let tiny = try CLI.run(["--config", config, "status", "--flow", "tiny"])
-            #expect(tiny.status == 0 && !tiny.stdout.contains("~"), "\(tiny.all)")
+            #expect(!one.stdout.contains("~") && !one.stdout.contains("the planner's estimate"), "\(one.stdout)")
         }
     }
 }

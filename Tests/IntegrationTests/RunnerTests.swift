@@ -192,10 +192,20 @@ struct RunnerTests {
                        ('old', 'analyze', 'running', now() - interval '8 days', 'h', 'v'),
                        ('recent', 'analyze', 'failed', now() - interval '6 days', 'h', 'v')
                 """)
+            // The running row's runner is alive: it holds the job's lock.
+            let runner = try database.connect()
+            try runner.execute("SELECT pg_advisory_lock(hashtext('pgsweep:pgsweep:public.processing_queue'), hashtext('old'))")
             #expect(try CLI.run(["--config", config, "run", "a"]).status == 0)
             let left = try connection.query("SELECT job || ':' || status FROM pgsweep.job_runs ORDER BY id")
                 .map { try $0.decode(String.self, at: 0)! }
             #expect(left == ["old:running", "recent:failed", "a:succeeded"])
+            // Gone, its runner leaves the row to the next run, which ends it (interrupted, at its
+            // start eight days ago) and prunes it with the rest of the old history.
+            runner.close()
+            #expect(try CLI.run(["--config", config, "run", "a"]).status == 0)
+            let after = try connection.query("SELECT job || ':' || status FROM pgsweep.job_runs ORDER BY id")
+                .map { try $0.decode(String.self, at: 0)! }
+            #expect(after == ["recent:failed", "a:succeeded", "a:succeeded"])
         }
     }
 

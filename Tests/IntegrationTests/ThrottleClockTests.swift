@@ -31,8 +31,9 @@ struct ThrottleClockTests {
     func pausesWhileOver() async throws {
         try await TestDatabase.with { database in
             let connection = try database.connect()
-            // True for the first three reads: the first, and the checks after two waits.
-            try connection.execute("CREATE SEQUENCE reads")
+            // True for the first three reads: the first, and the checks after two waits. (A
+            // temporary sequence: the query runs READ ONLY, where only those may advance.)
+            try connection.execute("CREATE TEMPORARY SEQUENCE reads")
             let clock = TestClock(start)
             let throttle = throttle(queryOnly("SELECT nextval('reads') <= 3"), connection, clock: clock)
             #expect(try throttle.waitWhileOver(deadline: start.addingTimeInterval(60)) == .go)

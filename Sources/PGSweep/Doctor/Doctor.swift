@@ -128,7 +128,8 @@ public struct Doctor {
                    (SELECT rolsuper FROM pg_roles WHERE rolname = current_user),
                    coalesce((SELECT has_schema_privilege(current_user, nspname, 'USAGE')
                              FROM pg_namespace WHERE nspname = $2), false),
-                   current_user
+                   current_user,
+                   pg_has_role(current_user, (SELECT relowner FROM pg_class WHERE oid = to_regclass($1)), 'USAGE')
             """, [config.table.quoted, config.schema])[0]
         let select = try row.decode(Bool.self, at: 0) ?? false
         let update = try row.decode(Bool.self, at: 1) ?? false
@@ -139,6 +140,7 @@ public struct Doctor {
         let superuser = try row.decode(Bool.self, at: 6) ?? false
         let ownSchema = try row.decode(Bool.self, at: 7) ?? false
         let role = try row.decode(String.self, at: 8) ?? "?"
+        let owns = try row.decode(Bool.self, at: 9) ?? false
         var checks: [Check] = []
         for job in config.jobs {
             var missing: [String] = []
@@ -166,6 +168,14 @@ public struct Doctor {
             var detail = missing.isEmpty ? "\(role) can run it" : "\(role) cannot run it: needs \(missing.joined(separator: "; "))"
             if missing.isEmpty, job.type == .reindex, !scans, !superuser {
                 detail += " (without pg_stat_scan_tables bloat is estimated, not measured)"
+            }
+            // MAINTAIN (PostgreSQL 17) covers REINDEX, not DROP INDEX, nor ALTER TABLE.
+            if missing.isEmpty, !owns, !superuser {
+                if job.type == .reindex {
+                    detail += " (MAINTAIN without ownership: a leftover invalid _ccnew index can only be dropped by the table's owner)"
+                } else if job.type == .archive, queue.isPartitioned, config.archive.partitions == .whole {
+                    detail += " (without ownership no partition can be taken whole: detaching and dropping take the table's owner)"
+                }
             }
             checks.append(Check(name: "job \(job.name)", outcome: missing.isEmpty ? .ok : .problem, detail: detail))
         }

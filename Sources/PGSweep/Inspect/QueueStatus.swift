@@ -15,8 +15,12 @@ public struct QueueStatus: Sendable, Encodable {
         public var failedRetryable: Int64
         public var failedRetriesUsedUp: Int64
         public var maxRetries: Int
-        /// The statuses whose counts are the planner's estimates (more rows than were counted).
+        /// The counts that are the planner's estimates (more rows than the cap, or counting
+        /// took longer than its budget): statuses, and `orphans`, `retryable`, `retries_used_up`.
         public var estimated: [String]
+        /// The counts that are lower bounds: counted up to the cap, with more rows than that,
+        /// where the planner's estimate is no higher (the same keys as `estimated`).
+        public var atLeast: [String]
         /// How long the flow's own queries (counts by status, oldest pending) took.
         public var elapsedMilliseconds: Double
     }
@@ -24,11 +28,15 @@ public struct QueueStatus: Sendable, Encodable {
     /// The statuses a queue row can have.
     public static let statuses = ["pending", "processing", "completed", "failed"]
 
-    /// Rows counted exactly per flow and status by default; above it, the planner's estimate.
-    /// Measured here, counting index entries costs about 0.16 µs each: four statuses of 5,000
-    /// rows count in about 3.5 ms, inside the seed's 10 ms per flow with room for the
-    /// estimates, where a 200,000-row flow took 20 to 35 ms to count whole.
-    public static let exactCountLimit = 5_000
+    /// Rows counted exactly per flow and count by default; above it, the planner's estimate
+    /// (or the cap as a lower bound, where the estimate is lower), always marked. Generous,
+    /// so that a backlog draining after a reset shows its true size: the counts read index
+    /// entries (about 0.16 µs each on a vacuumed table, several times that right after
+    /// maintenance has touched the rows, until VACUUM sets the visibility map again).
+    public static let exactCountLimit = 1_000_000
+    /// How long one flow's exact counts may take before they give way to the planner's
+    /// estimates, marked as such. Defaults to five seconds.
+    public static let countBudget = ConfigDuration.seconds(5)
 
     public struct LastRun: Sendable, Encodable {
         public var job: String
@@ -42,6 +50,10 @@ public struct QueueStatus: Sendable, Encodable {
     public var table: String
     public var at: Date
     public var flows: [Flow]
+    /// Rows by status over every flow shown.
+    public var totals: [String: Int64] = [:]
+    /// The statuses whose total includes an estimate or a lower bound.
+    public var totalsInexact: [String] = []
     public var lastRuns: [LastRun]
     /// Each index of the table, when asked for (`status --indexes`).
     public var indexes: [IndexBloat]?
@@ -74,82 +86,32 @@ public struct QueueStatus: Sendable, Encodable {
     /// Reads the status. Thresholds come from the configuration: the orphan age from the
     /// `reclaim_orphans` job (per flow, when it has overrides), `max_retries` from the
     /// `reset_failed` job; without such jobs, the defaults (1h, `defaults.max_retries`).
-    /// Each flow's count of a status is exact up to `exactUpTo` rows, else the planner's
-    /// estimate (named in `Flow.estimated`); `nil` counts every row.
+    /// Each count of a flow is exact up to `exactUpTo` rows, else the planner's estimate or a
+    /// lower bound (named in `Flow.estimated`, `Flow.atLeast`); `nil` counts every row with
+    /// no time budget. A flow whose counts take longer than `budget` gets the planner's
+    /// estimates.
     public static func read(
-        config: PGSweepConfig, flow: String?, exactUpTo: Int? = exactCountLimit, on connection: Connection
+        config: PGSweepConfig, flow: String?, exactUpTo: Int? = exactCountLimit, budget: ConfigDuration = countBudget,
+        on connection: Connection
     ) throws -> QueueStatus {
         let table = config.table.quoted
         let now = try connection.query("SELECT now()")[0].require(Date.self, at: 0)
         let flows = try flow.map { [$0] } ?? Self.flows(of: table, on: connection)
         let thresholds = QueueThresholds(config: config)
-        let orphanAge = thresholds.orphanAge
-        let maxRetries = thresholds.maxRetries
-        let cutoffs = flows.map { now.addingTimeInterval(-orphanAge($0).seconds) }
-
-        // Orphans of every flow in one pass over idx_<table>_processing_claimed_at (rows in
-        // processing are few in a healthy queue), each flow with its own threshold.
-        var orphans: [String: Int64] = [:]
-        if let latestCutoff = cutoffs.max() {
-            for row in try connection.query(
-                """
-                SELECT q.flow_name, count(*) FROM \(table) q
-                JOIN unnest($1::text[], $2::timestamptz[]) AS t(flow, cutoff) ON t.flow = q.flow_name
-                WHERE q.status = 'processing' AND q.claimed_at < $3 AND q.claimed_at < t.cutoff
-                GROUP BY q.flow_name
-                """, [flows, cutoffs, latestCutoff])
-            {
-                orphans[try row.require(String.self, at: 0)] = try row.decode(Int64.self, at: 1) ?? 0
-            }
-        }
-        // Failed rows by flow and retry count in one pass over idx_<table>_failed_retry; each
-        // flow's max_retries splits them into retryable and used up.
-        var failed: [String: [(retries: Int, count: Int64)]] = [:]
-        for row in try connection.query(
-            "SELECT flow_name, retry_count, count(*) FROM \(table) WHERE status = 'failed' AND flow_name = ANY($1) GROUP BY 1, 2",
-            [flows])
-        {
-            failed[try row.require(String.self, at: 0), default: []].append(
-                (try row.decode(Int.self, at: 1) ?? 0, try row.decode(Int64.self, at: 2) ?? 0))
-        }
-
         var result: [Flow] = []
         for name in flows {
-            // The seed's per-flow queries: counts through idx_<table>_flow_name_status (each
-            // status's index entries, up to the limit), the oldest pending row through
-            // idx_<table>_monitoring. LIMIT NULL counts every row.
             let started = DispatchTime.now()
-            let limit = exactUpTo.map { Int64($0) + 1 }
-            let counted = Self.statuses.indices.map { index in
-                "(SELECT count(*) FROM (SELECT FROM \(table) WHERE flow_name = $1 AND status = $\(index + 3) LIMIT $2::bigint) s)"
-            }
-            let row = try connection.query(
-                """
-                SELECT \(counted.joined(separator: ", ")),
-                    (SELECT extract(epoch FROM $\(Self.statuses.count + 3)::timestamptz - min(created_at))::float8 FROM \(table)
-                        WHERE flow_name = $1 AND status = 'pending')
-                """, [name, limit] + Self.statuses + [now])[0]
-            var counts: [String: Int64] = [:]
-            var estimated: [String] = []
-            for (index, state) in Self.statuses.enumerated() {
-                let count = try row.decode(Int64.self, at: index) ?? 0
-                if let limit, count >= limit {
-                    let planned = try Plan("SELECT 1 FROM \(table) WHERE flow_name = $1 AND status = $2", [name, state], on: connection).rows
-                    counts[state] = max(planned, limit)
-                    estimated.append(state)
-                } else if count > 0 {
-                    counts[state] = count
-                }
-            }
+            let counter = FlowCounter(
+                table: table, flow: name, now: now, orphanCutoff: now.addingTimeInterval(-thresholds.orphanAge(name).seconds),
+                maxRetries: thresholds.maxRetries(name), cap: exactUpTo)
+            let counted = try counter.read(budget: exactUpTo == nil ? nil : budget, on: connection)
             let elapsed = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e6
-            let retries = maxRetries(name)
-            let failures = failed[name] ?? []
             result.append(Flow(
-                flow: name, counts: counts, oldestPendingAgeSeconds: try row.decode(Double.self, at: Self.statuses.count),
-                orphans: orphans[name] ?? 0, orphanThreshold: orphanAge(name).description,
-                failedRetryable: failures.filter { $0.retries < retries }.reduce(0) { $0 + $1.count },
-                failedRetriesUsedUp: failures.filter { $0.retries >= retries }.reduce(0) { $0 + $1.count },
-                maxRetries: retries, estimated: estimated, elapsedMilliseconds: elapsed))
+                flow: name, counts: counted.statuses, oldestPendingAgeSeconds: counted.oldestPendingAge,
+                orphans: counted.orphans, orphanThreshold: thresholds.orphanAge(name).description,
+                failedRetryable: counted.retryable, failedRetriesUsedUp: counted.retriesUsedUp,
+                maxRetries: thresholds.maxRetries(name), estimated: counted.estimated, atLeast: counted.atLeast,
+                elapsedMilliseconds: elapsed))
         }
         var lastRuns: [LastRun] = []
         let runsTable = QualifiedName(schema: config.schema, name: "job_runs")
@@ -173,6 +135,12 @@ public struct QueueStatus: Sendable, Encodable {
             }
         }
         var status = QueueStatus(table: config.table.description, at: now, flows: result, lastRuns: lastRuns)
+        for flow in result {
+            for state in Self.statuses {
+                status.totals[state, default: 0] += flow.counts[state] ?? 0
+                if (flow.estimated + flow.atLeast).contains(state), !status.totalsInexact.contains(state) { status.totalsInexact.append(state) }
+            }
+        }
         for (settings, jobs) in config.throttleGroups {
             let snapshot = try ThrottleSignals(settings: settings).read(on: connection)
             status.throttle.append(Throttled(

@@ -117,6 +117,16 @@ struct PartitionSurvey {
                 entries: [], hasDefault: hasDefault,
                 none: "partitions go whole only on a table partitioned BY RANGE (created_at) or BY RANGE (id); rows go one by one")
         }
+        // Freezing, detaching and dropping a partition take the table's owner (MAINTAIN does
+        // not cover them): without it every partition goes row by row instead of failing the run.
+        let owns = try connection.query(
+            "SELECT pg_has_role(current_user, relowner, 'USAGE') AS owns FROM pg_class WHERE oid = $1::oid", [Int64(queue.oid)]
+        ).first?.decode(Bool.self, "owns") ?? false
+        guard owns else {
+            return PartitionSurvey(
+                entries: [], hasDefault: hasDefault,
+                none: "the role does not own the table (nor is a member of its owner), which freezing, detaching and dropping partitions take: rows go one by one")
+        }
         // A partition a foreign key references cannot be detached (PostgreSQL refuses while
         // the key's table refers to it, 23503), so it must never be frozen to be taken whole.
         if let references = try Self.referencingKeys(queue, on: connection) {

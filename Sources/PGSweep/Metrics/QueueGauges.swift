@@ -8,17 +8,20 @@ import Prometheus
 /// age of the oldest of them; completions in the last five minutes; table and index sizes.
 ///
 /// Read in one READ ONLY transaction with a time budget (`statement_timeout` of `budget`).
-/// On a table of more than `estimateAbove` rows (the planner's count) the row, orphan and
-/// failed counts are the planner's estimates, and the archivable count likewise when it is
-/// estimated above `estimateAbove`; such gauges carry `estimated="true"`. Counting millions
-/// of index entries would cost more than a scrape may.
+/// Rows by status, failed rows (retries split) and orphans are counted exactly up to
+/// `QueueStatus.exactCountLimit` per flow, as `status` counts them: what alerts watch must be
+/// true right after maintenance moved rows, not at the next ANALYZE. Only past that cap, or
+/// when a flow's counts take longer than `flowBudget`, do they become the planner's
+/// estimates (or lower bounds). The archivable count is the planner's when it estimates more
+/// than `estimateAbove` rows. Every such gauge carries `estimated="true"`.
 struct QueueGauges {
     let config: PGSweepConfig
     /// Defaults to two seconds.
     var budget = ConfigDuration.seconds(2)
-    /// Defaults to 100,000 rows: measured here, counting a 1M-row table's flows through
-    /// idx_<table>_flow_name_status took 36 ms per flow even vacuumed, past the 50 ms a whole
-    /// scrape may take; 100,000 rows count in a few milliseconds.
+    /// How long one flow's exact counts may take. Defaults to half a second.
+    var flowBudget = ConfigDuration(milliseconds: 500)
+    /// Archivable rows counted exactly up to this estimate. Defaults to 100,000 rows: counting
+    /// them reads the heap (their completion times), and no alert needs them exact.
     var estimateAbove: Double = 100_000
 
     func read(table: QualifiedName, on connection: Connection) throws -> [MetricsExporter.Sample] {
@@ -31,21 +34,20 @@ struct QueueGauges {
                 samples.append(.init(kind: .gauge, descriptor: descriptor, job: Self.group, labels: [label] + labels, value: value))
             }
             let quoted = config.table.quoted
-            let flows: [String]
-            if try rowEstimate(quoted, on: connection) > estimateAbove {
-                flows = try QueueStatus.flows(of: quoted, on: connection)
-                try estimatedCounts(flows, table: quoted, on: connection, into: gauge)
-            } else {
-                let status = try QueueStatus.read(config: config, flow: nil, exactUpTo: nil, on: connection)
-                flows = status.flows.map(\.flow)
-                for flow in status.flows {
-                    let f = ("flow", flow.flow), exact = ("estimated", "false")
-                    for state in QueueStatus.statuses { gauge(MetricName.queueRows, [f, ("status", state), exact], Double(flow.counts[state] ?? 0)) }
-                    gauge(MetricName.oldestPending, [f], flow.oldestPendingAgeSeconds ?? 0)
-                    gauge(MetricName.orphans, [f, exact], Double(flow.orphans))
-                    gauge(MetricName.failed, [f, ("retries", "left"), exact], Double(flow.failedRetryable))
-                    gauge(MetricName.failed, [f, ("retries", "used_up"), exact], Double(flow.failedRetriesUsedUp))
+            let status = try QueueStatus.read(config: config, flow: nil, budget: flowBudget, on: connection)
+            let flows = status.flows.map(\.flow)
+            for flow in status.flows {
+                let f = ("flow", flow.flow)
+                func estimated(_ key: String) -> (String, String) {
+                    ("estimated", (flow.estimated + flow.atLeast).contains(key) ? "true" : "false")
                 }
+                for state in QueueStatus.statuses {
+                    gauge(MetricName.queueRows, [f, ("status", state), estimated(state)], Double(flow.counts[state] ?? 0))
+                }
+                gauge(MetricName.oldestPending, [f], flow.oldestPendingAgeSeconds ?? 0)
+                gauge(MetricName.orphans, [f, estimated("orphans")], Double(flow.orphans))
+                gauge(MetricName.failed, [f, ("retries", "left"), estimated("retryable")], Double(flow.failedRetryable))
+                gauge(MetricName.failed, [f, ("retries", "used_up"), estimated("retries_used_up")], Double(flow.failedRetriesUsedUp))
             }
             // Completions in the last five minutes, through idx_<table>_cleanup_timestamps (completed_at first).
             var recent: [String: Double] = [:]
@@ -66,41 +68,6 @@ struct QueueGauges {
             for (index, ratio) in try lastBloat(of: table, on: connection) { gauge(MetricName.indexBloat, [("index", index)], ratio) }
             gauge(MetricName.gaugeReadSeconds, [], Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9)
             return samples
-        }
-    }
-
-    /// The planner's row count of the table (its partitions summed).
-    private func rowEstimate(_ table: String, on connection: Connection) throws -> Double {
-        try connection.query(
-            "SELECT coalesce(sum(greatest(c.reltuples, 0)), 0)::float8 FROM (\(QueueTable.leafRelations("$1::regclass"))) t JOIN pg_class c ON c.oid = t.relid",
-            [table])[0].require(Double.self, at: 0)
-    }
-
-    /// Above `estimateAbove` rows: the counts by the planner's estimates (its statistics on
-    /// flow_name, status and retry_count), labelled `estimated="true"`; the oldest pending row
-    /// is still read exactly (one probe of idx_<table>_monitoring per flow).
-    private func estimatedCounts(
-        _ flows: [String], table: String, on connection: Connection, into gauge: (MetricNameDescriptor, [(String, String)], Double) -> Void
-    ) throws {
-        let thresholds = QueueThresholds(config: config)
-        let now = try connection.query("SELECT now()")[0].require(Date.self, at: 0)
-        let estimated = ("estimated", "true")
-        func plan(_ condition: String, _ parameters: [(any PostgresBindable)?]) throws -> Double {
-            Double(try Plan("SELECT 1 FROM \(table) WHERE \(condition)", parameters, on: connection).rows)
-        }
-        for flow in flows {
-            let f = ("flow", flow)
-            for state in QueueStatus.statuses {
-                gauge(MetricName.queueRows, [f, ("status", state), estimated], try plan("flow_name = $1 AND status = $2", [flow, state]))
-            }
-            let oldest = try connection.query(
-                "SELECT extract(epoch FROM now() - min(created_at))::float8 FROM \(table) WHERE flow_name = $1 AND status = 'pending'", [flow])[0]
-            gauge(MetricName.oldestPending, [f], try oldest.decode(Double.self, at: 0) ?? 0)
-            let cutoff = now.addingTimeInterval(-thresholds.orphanAge(flow).seconds)
-            gauge(MetricName.orphans, [f, estimated], try plan("flow_name = $1 AND status = 'processing' AND claimed_at < $2", [flow, cutoff]))
-            let retries = thresholds.maxRetries(flow)
-            gauge(MetricName.failed, [f, ("retries", "left"), estimated], try plan("flow_name = $1 AND status = 'failed' AND retry_count < $2", [flow, retries]))
-            gauge(MetricName.failed, [f, ("retries", "used_up"), estimated], try plan("flow_name = $1 AND status = 'failed' AND retry_count >= $2", [flow, retries]))
         }
     }
 
