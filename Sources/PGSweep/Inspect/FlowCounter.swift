@@ -75,14 +75,20 @@ struct FlowCounter {
             parameters.append(state)
             columns.append("(SELECT count(*) FROM (SELECT FROM \(table) WHERE flow_name = $1 AND status = $\(parameters.count) LIMIT $2::bigint) s)")
         }
-        for (index, other) in others.enumerated() {
-            // $4 is the orphan cutoff, $5 max_retries: each condition's own $2 moved there.
-            let condition = other.condition.replacingOccurrences(of: "$2", with: index == 0 ? "$4" : "$5")
-            columns.append("(SELECT count(*) FROM (SELECT FROM \(table) WHERE flow_name = $1 AND \(condition) LIMIT $2::bigint) s)")
-        }
+        columns.append(
+            "(SELECT count(*) FROM (SELECT FROM \(table) WHERE flow_name = $1 AND status = 'processing' AND claimed_at < $4 LIMIT $2::bigint) s)")
+        columns += ["f.retryable", "f.used_up", "f.truncated"]
         columns.append(
             "(SELECT extract(epoch FROM $3::timestamptz - min(created_at))::float8 FROM \(table) WHERE flow_name = $1 AND status = 'pending')")
-        let row = try connection.query("SELECT \(columns.joined(separator: ", "))", parameters)[0]
+        // Failed rows read once for both sides of the split, each side capped on its own;
+        // `truncated` when the read stopped at its limit (then neither side is known whole).
+        let failed = """
+            (SELECT least(count(*) FILTER (WHERE retry_count < $5), $2::bigint) AS retryable,
+                    least(count(*) FILTER (WHERE retry_count >= $5), $2::bigint) AS used_up,
+                    coalesce(count(*) >= 2 * $2::bigint, false) AS truncated
+             FROM (SELECT retry_count FROM \(table) WHERE flow_name = $1 AND status = 'failed' LIMIT 2 * $2::bigint) s) f
+            """
+        let row = try connection.query("SELECT \(columns.joined(separator: ", ")) FROM \(failed)", parameters)[0]
         var counts = Counts()
         for (index, state) in statuses.enumerated() {
             let value = try settle(try row.decode(Int64.self, at: index) ?? 0, name: state, limit: limit, into: &counts) {
@@ -90,14 +96,18 @@ struct FlowCounter {
             }
             if value > 0 { counts.statuses[state] = value }
         }
+        let truncated = try row.require(Bool.self, at: statuses.count + 3)
+        let sides = try [row.require(Int64.self, at: statuses.count + 1), row.require(Int64.self, at: statuses.count + 2)]
+            .map { truncated ? max($0, limit ?? $0) : $0 }
+        let counted = [try row.decode(Int64.self, at: statuses.count) ?? 0] + sides
         var values: [Int64] = []
-        for (index, other) in others.enumerated() {
-            values.append(try settle(try row.decode(Int64.self, at: statuses.count + index) ?? 0, name: other.name, limit: limit, into: &counts) {
+        for (other, value) in zip(others, counted) {
+            values.append(try settle(value, name: other.name, limit: limit, into: &counts) {
                 try planned(other.condition, other.parameters, on: connection)
             })
         }
         (counts.orphans, counts.retryable, counts.retriesUsedUp) = (values[0], values[1], values[2])
-        counts.oldestPendingAge = try row.decode(Double.self, at: statuses.count + others.count)
+        counts.oldestPendingAge = try row.decode(Double.self, at: statuses.count + 4)
         return counts
     }
 
