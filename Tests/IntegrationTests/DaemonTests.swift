@@ -60,18 +60,12 @@ struct DaemonTests {
     func servesMetrics() async throws {
         try await TestDatabase.with(queueTable: true) { database in
             let scratch = try ScratchFolder()
-            let port = try freeLocalPort()
-            let config = try RunnerTests.prepare(
-                database, scratch, jobs: "  archive: { type: archive, schedule: \"0 3 * * *\" }",
-                extra: "archive:\n  directory: \(scratch.file("archive"))\nmetrics:\n  listen: 127.0.0.1:\(port)\n  cache: 1h")
-            try QueueFixture.load(try database.connect(), count: 1_000)
-            let daemon = try ProcessRunner.start(RepositoryPaths.executable("pgsweep"), ["--config", config, "--log-format", "json", "daemon"])
+            let (daemon, origin) = try Self.serving(database, scratch, cache: "1h", rows: 1_000)
             defer {
                 daemon.signal(SIGKILL)
                 _ = try? daemon.wait()
             }
             let client = try HTTPClient()
-            let origin = "http://127.0.0.1:\(port)"
             var health: HTTPResponse?
             #expect(eventually { health = try? client.send(HTTPRequest(method: "GET", origin: origin, path: "/healthz")); return health != nil })
             #expect(health?.status == 200)
@@ -93,6 +87,18 @@ struct DaemonTests {
 }
 
 extension DaemonTests {
+    /// A daemon serving `metrics.listen` on a free port, with `rows` fixture rows in the
+    /// queue, and the server's origin (`http://127.0.0.1:PORT`).
+    static func serving(_ database: TestDatabase, _ scratch: ScratchFolder, cache: String, rows: Int) throws -> (RunningProcess, String) {
+        let port = try freeLocalPort()
+        let config = try RunnerTests.prepare(
+            database, scratch, jobs: "  archive: { type: archive, schedule: \"0 3 * * *\" }",
+            extra: "archive:\n  directory: \(scratch.file("archive"))\nmetrics:\n  listen: 127.0.0.1:\(port)\n  cache: \(cache)")
+        try QueueFixture.load(try database.connect(), count: rows)
+        let daemon = try ProcessRunner.start(RepositoryPaths.executable("pgsweep"), ["--config", config, "--log-format", "json", "daemon"])
+        return (daemon, "http://127.0.0.1:\(port)")
+    }
+
     /// A TCP connection to the daemon's port that sends only what the test says.
     static func rawClient(port: Int) throws -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -131,17 +137,12 @@ extension DaemonTests {
     func slowClients() async throws {
         try await TestDatabase.with(queueTable: true) { database in
             let scratch = try ScratchFolder()
-            let port = try freeLocalPort()
-            let config = try RunnerTests.prepare(
-                database, scratch, jobs: "  archive: { type: archive, schedule: \"0 3 * * *\" }",
-                extra: "archive:\n  directory: \(scratch.file("archive"))\nmetrics:\n  listen: 127.0.0.1:\(port)\n  cache: 1s")
-            try QueueFixture.load(try database.connect(), count: 100)
-            let daemon = try ProcessRunner.start(RepositoryPaths.executable("pgsweep"), ["--config", config, "--log-format", "json", "daemon"])
+            let (daemon, origin) = try Self.serving(database, scratch, cache: "1s", rows: 100)
             defer {
                 daemon.signal(SIGKILL)
                 _ = try? daemon.wait()
             }
-            let origin = "http://127.0.0.1:\(port)"
+            let port = Int(origin.split(separator: ":").last ?? "") ?? 0
             // A stall of 10 s fails a request; 200 idle clients answered in turn would hold it for 600 s.
             let client = try HTTPClient(stallTimeout: 10)
             #expect(eventually { (try? client.send(HTTPRequest(method: "GET", origin: origin, path: "/healthz")))?.status == 200 })
