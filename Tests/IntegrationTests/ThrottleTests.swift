@@ -34,6 +34,9 @@ struct ThrottleTests {
     static func loadThenPauseReplay(
         _ connection: Connection, primary: TestCluster, standby: TestCluster, sourceLocation: SourceLocation = #_sourceLocation
     ) throws -> (archivable: Int64, replica: Connection) {
+        // No autovacuum on the table: its VACUUM of the new rows would write WAL of its own
+        // after replay is paused, and the lag could pass the limit before the first batch.
+        try connection.execute("ALTER TABLE processing_queue SET (autovacuum_enabled = false)")
         try QueueFixture.load(connection, count: 3_000)
         let archivable = try count(connection, "SELECT count(*) FROM processing_queue WHERE \(ArchiveTests.archivable)")
         #expect(try waitCaughtUp(try primary.connect()), sourceLocation: sourceLocation)
@@ -78,11 +81,12 @@ struct ThrottleTests {
             #expect(eventually { run.stderrSoFar.contains("\"msg\":\"throttling\"") || run.hasExited }, "\(run.stderrSoFar)")
             #expect(!run.hasExited)
             #expect(run.stderrSoFar.contains("\"throttle.signal\":\"replica_lag_bytes\""), "\(run.stderrSoFar)")
-            // The first batch committed; the rest wait in the table. (A pass's last batch may be
+            // At most the first batch committed (none, when the server's own WAL since the pause
+            // already passed the limit); the rest wait in the table. (A pass's last batch may be
             // short, so the ledger's row counts say what left, not batches × 500.)
-            #expect(try Self.count(connection, "SELECT count(*) FROM pgsweep.archive_batches") == 1)
+            #expect(try Self.count(connection, "SELECT count(*) FROM pgsweep.archive_batches") <= 1)
             let committed = try Self.count(connection, "SELECT coalesce(sum(row_count), 0) FROM pgsweep.archive_batches")
-            #expect(committed == 500)
+            #expect(committed == 0 || committed == 500, "\(committed)")
             #expect(try Self.count(connection, "SELECT count(*) FROM processing_queue WHERE \(ArchiveTests.archivable)") == archivable - committed)
 
             try replica.execute("SELECT pg_wal_replay_resume()")
@@ -111,10 +115,12 @@ struct ThrottleTests {
             let output = try CLI.run(["--config", config, "run", "archive"])
             #expect(output.status == 0, "\(output.all)")
             let committed = try Self.count(connection, "SELECT coalesce(sum(row_count), 0) FROM pgsweep.archive_batches")
-            #expect(committed >= 500)
+            #expect(committed < archivable)
             #expect(try Self.count(connection, "SELECT count(*) FROM processing_queue WHERE \(ArchiveTests.archivable)") == archivable - committed)
+            // Held from its start (the server's own WAL since the pause past the limit already),
+            // the run did nothing and says so.
             let last = try Self.lastRun(connection)
-            #expect(last.status == "succeeded")
+            #expect(last.status == (committed == 0 ? "throttled" : "succeeded"), "\(committed) rows committed")
             #expect(last.seconds > 0)
             #expect(last.by["ended_by"] as? String == "replica_lag_bytes", "\(last.by)")
         }
