@@ -36,15 +36,19 @@ public final class TestCluster: Sendable {
         try Connection(conninfo: conninfo(database: database), applicationName: "pgsweep-tests", logger: logger)
     }
 
-    /// True when the shared cluster's server can install `extension`. pg_partman and pg_cron
-    /// come only as Debian's packages for its own PostgreSQL (15 here), so their tests run
-    /// on that server and say why they are skipped on another. A cluster that cannot start
-    /// answers true, so the test runs and fails instead of being skipped.
-    public static func offers(extension name: String) -> Bool {
-        guard let cluster = try? get(), let connection = try? cluster.connect(),
-            let rows = try? connection.query("SELECT 1 FROM pg_available_extensions WHERE name = $1", [name])
-        else { return true }
-        return !rows.isEmpty
+    /// A cluster whose server can install `extension`: the shared one when it can, else one
+    /// of Debian's PostgreSQL 15 (pg_partman and pg_cron come only as Debian's packages for its
+    /// own server), started like `startAnother`. Never a skip: without such a server it throws.
+    public static func offering(extension name: String) throws -> TestCluster {
+        let shared = try get()
+        if try !shared.connect().query("SELECT 1 FROM pg_available_extensions WHERE name = $1", [name]).isEmpty { return shared }
+        let bindir = try ProcessRunner.run("/bin/bash", [RepositoryPaths.file("ops/pglocal"), "bindir", "15"])
+        guard bindir.status == 0, let path = bindir.stdout.split(separator: "\n").first.map(String.init) else {
+            throw TestClusterError(reason: "no server offers \(name): ops/pglocal bindir 15 failed:\n\(bindir.all)")
+        }
+        var environment = ProcessInfo.processInfo.environment
+        environment["PGSWEEP_PG_BINDIR"] = path
+        return try launch(["start"], folder: "/tmp/pgsw-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))", environment: environment)
     }
 
     /// Starts another cluster of its own (a different system identifier), stopped and deleted
@@ -64,10 +68,12 @@ public final class TestCluster: Sendable {
     }
 
     /// Runs `ops/pglocal <arguments> <folder>` and reads the server's settings from what it prints.
-    private static func launch(_ arguments: [String], folder: String) throws(TestClusterError) -> TestCluster {
+    private static func launch(
+        _ arguments: [String], folder: String, environment: [String: String]? = nil
+    ) throws(TestClusterError) -> TestCluster {
         let output: ProcessOutput
         do {
-            output = try ProcessRunner.run("/bin/bash", [RepositoryPaths.file("ops/pglocal")] + arguments + [folder])
+            output = try ProcessRunner.run("/bin/bash", [RepositoryPaths.file("ops/pglocal")] + arguments + [folder], environment: environment)
         } catch {
             throw TestClusterError(reason: "could not run ops/pglocal: \(error)")
         }
@@ -78,7 +84,7 @@ public final class TestCluster: Sendable {
         guard let host = settings["PGHOST"], let port = settings["PGPORT"].flatMap(Int.init) else {
             throw TestClusterError(reason: "ops/pglocal printed no PGHOST/PGPORT:\n\(output.all)")
         }
-        Cleanup.register(folder: folder)
+        Cleanup.register(folder: folder, environment: environment)
         return TestCluster(socketDirectory: host, port: port)
     }
 }
@@ -93,11 +99,13 @@ public struct TestClusterError: Error, CustomStringConvertible {
 private enum Cleanup {
     private static let lock = NSLock()
     // nonisolated(unsafe): read and written only under `lock`.
-    nonisolated(unsafe) private static var folders: [String] = []
+    nonisolated(unsafe) private static var folders: [(folder: String, environment: [String: String]?)] = []
 
-    static func register(folder: String) {
+    /// `environment` is the one the cluster was started with: its PGSWEEP_PG_BINDIR names
+    /// the programs that stop it.
+    static func register(folder: String, environment: [String: String]? = nil) {
         let first = lock.withLock {
-            folders.append(folder)
+            folders.append((folder, environment))
             return folders.count == 1
         }
         // The watchdog blocks reading a pipe whose write end only this process holds (it is
@@ -111,14 +119,14 @@ private enum Cleanup {
         let script = RepositoryPaths.file("ops/pglocal")
         _ = try? ProcessRunner.spawn(
             "/bin/bash", ["-c", "read -r _ || true; exec /bin/bash \"$0\" destroy \"$1\"", script, folder],
-            environment: ProcessInfo.processInfo.environment, stdinFD: fds[0],
+            environment: environment ?? ProcessInfo.processInfo.environment, stdinFD: fds[0],
             stdoutPath: "/dev/null", stderrPath: "/dev/null", newSession: true)
         close(fds[0])
         // fds[1] stays open, unused, until the process ends.
         guard first else { return }
         atexit {
-            for folder in Cleanup.lock.withLock({ Cleanup.folders }) {
-                _ = try? ProcessRunner.run("/bin/bash", [RepositoryPaths.file("ops/pglocal"), "destroy", folder])
+            for (folder, environment) in Cleanup.lock.withLock({ Cleanup.folders }) {
+                _ = try? ProcessRunner.run("/bin/bash", [RepositoryPaths.file("ops/pglocal"), "destroy", folder], environment: environment)
             }
         }
     }
