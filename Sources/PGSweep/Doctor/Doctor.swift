@@ -94,7 +94,7 @@ public struct Doctor {
         var notes: [String] = []
         if !copied.isEmpty { notes.append("\(copied.joined(separator: ", ")) copied whole, waiting for their detach and drop by the next archive run") }
         if archiveRunning, frozen.contains(where: { !$0.copied }) { notes.append("an archive run is taking partitions whole now") }
-        if config.archive.partitions == .whole, let keys = try PartitionSurvey.referencingKeys(queue, on: connection) {
+        if config.archive.partitions == .whole, let keys = try ReferencingKeys.read(queue, evenCascading: true, on: connection).description {
             return Check(
                 name: "partitions", outcome: .warning,
                 detail: (["a foreign key references the table (\(keys)): no partition is taken whole, rows are archived one by one"] + notes)

@@ -75,8 +75,9 @@ struct FlowCounter {
             parameters.append(state)
             columns.append("(SELECT count(*) FROM (SELECT FROM \(table) WHERE flow_name = $1 AND status = $\(parameters.count) LIMIT $2::bigint) s)")
         }
-        columns.append(
-            "(SELECT count(*) FROM (SELECT FROM \(table) WHERE flow_name = $1 AND status = 'processing' AND claimed_at < $4 LIMIT $2::bigint) s)")
+        // The orphans' condition with its cutoff at $4.
+        let orphans = others[0].condition.replacingOccurrences(of: "$2", with: "$4")
+        columns.append("(SELECT count(*) FROM (SELECT FROM \(table) WHERE flow_name = $1 AND \(orphans) LIMIT $2::bigint) s)")
         columns += ["f.retryable", "f.used_up", "f.truncated"]
         columns.append(
             "(SELECT extract(epoch FROM $3::timestamptz - min(created_at))::float8 FROM \(table) WHERE flow_name = $1 AND status = 'pending')")

@@ -83,19 +83,13 @@ public struct QueueStatus: Sendable, Encodable {
         ).map { try $0.require(String.self, at: 0) }
     }
 
-    /// Reads the status. Thresholds come from the configuration: the orphan age from the
-    /// `reclaim_orphans` job (per flow, when it has overrides), `max_retries` from the
-    /// `reset_failed` job; without such jobs, the defaults (1h, `defaults.max_retries`).
-    /// Each count of a flow is exact up to `exactUpTo` rows, else the planner's estimate or a
-    /// lower bound (named in `Flow.estimated`, `Flow.atLeast`); `nil` counts every row with
-    /// no time budget. A flow whose counts take longer than `budget` gets the planner's
-    /// estimates.
-    public static func read(
-        config: PGSweepConfig, flow: String?, exactUpTo: Int? = exactCountLimit, budget: ConfigDuration = countBudget,
+    /// Each flow's counts (all flows, or `flow`) at `now`, as `read` describes them: what the
+    /// queue gauges read too, without the last runs and throttle signals.
+    static func counts(
+        config: PGSweepConfig, flow: String?, exactUpTo: Int? = exactCountLimit, budget: ConfigDuration = countBudget, now: Date,
         on connection: Connection
-    ) throws -> QueueStatus {
+    ) throws -> [Flow] {
         let table = config.table.quoted
-        let now = try connection.query("SELECT now()")[0].require(Date.self, at: 0)
         let flows = try flow.map { [$0] } ?? Self.flows(of: table, on: connection)
         let thresholds = QueueThresholds(config: config)
         var result: [Flow] = []
@@ -113,6 +107,22 @@ public struct QueueStatus: Sendable, Encodable {
                 maxRetries: thresholds.maxRetries(name), estimated: counted.estimated, atLeast: counted.atLeast,
                 elapsedMilliseconds: elapsed))
         }
+        return result
+    }
+
+    /// Reads the status. Thresholds come from the configuration: the orphan age from the
+    /// `reclaim_orphans` job (per flow, when it has overrides), `max_retries` from the
+    /// `reset_failed` job; without such jobs, the defaults (1h, `defaults.max_retries`).
+    /// Each count of a flow is exact up to `exactUpTo` rows, else the planner's estimate or a
+    /// lower bound (named in `Flow.estimated`, `Flow.atLeast`); `nil` counts every row with
+    /// no time budget. A flow whose counts take longer than `budget` gets the planner's
+    /// estimates.
+    public static func read(
+        config: PGSweepConfig, flow: String?, exactUpTo: Int? = exactCountLimit, budget: ConfigDuration = countBudget,
+        on connection: Connection
+    ) throws -> QueueStatus {
+        let now = try connection.query("SELECT now()")[0].require(Date.self, at: 0)
+        let result = try counts(config: config, flow: flow, exactUpTo: exactUpTo, budget: budget, now: now, on: connection)
         var lastRuns: [LastRun] = []
         let runsTable = QualifiedName(schema: config.schema, name: "job_runs")
         // Runs are shown once pgsweep's schema is there and current (`schema apply`).

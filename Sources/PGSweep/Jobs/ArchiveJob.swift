@@ -254,9 +254,8 @@ struct ArchiveJob: ExplainableJob, RegisteredJob {
             copiedPartitions = try PartitionFreezes(queue: queue, schema: schema).copied(on: context.connection)
         }
         let keys = try ReferencingKeys.read(queue, on: context.connection)
-        for key in keys.keys {
-            context.logger.info(
-                "rows a foreign key points at stay in the table", metadata: [LogKey.reason: .string("\(key.name) on \(key.table)")])
+        if let described = keys.description {
+            context.logger.info("rows a foreign key points at stay in the table", metadata: [LogKey.reason: .string(described)])
         }
         let work = passes.flatMap { pass in [Kind.completed, .failed].map { (pass, $0) } }
         let columns = queue.columns.map { ArchiveManifest.Column(name: $0.name, type: $0.type) }

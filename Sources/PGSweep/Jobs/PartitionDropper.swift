@@ -201,7 +201,8 @@ struct PartitionDropper: Sendable {
         logger.warning(
             "partition not dropped; putting it back into the table",
             metadata: [LogKey.partition: .string(partition.name), LogKey.reason: .string(reason)])
-        switch try place(of: partition, on: connection) {
+        let place = try place(of: partition, on: connection)
+        switch place {
         case .gone:
             logger.error(
                 "a copied partition is gone and its files do not verify; see archive verify",
@@ -211,29 +212,23 @@ struct PartitionDropper: Sendable {
         case .elsewhere:
             return
         case .attached, .detached, .detaching:
-            // Its files are unledgered below, so the partition must still hold every row they
-            // do; one emptied meanwhile (its rows gone some other way) is left as it is.
-            let rows = try connection.query("SELECT count(*) AS rows FROM \(partition.name)")[0].require(Int64.self, "rows")
-            if rows < partition.rows {
-                logger.error(
-                    "a copied partition holds fewer rows than its files; left frozen and ledgered for a person to look at (see archive verify)",
-                    metadata: [LogKey.partition: .string(partition.name), LogKey.reason: .string(reason), LogKey.rows: "\(rows)"])
-                return
-            }
+            break
         }
-        switch try place(of: partition, on: connection) {
-        case .gone, .elsewhere:
+        // Its files are unledgered below, so the partition must still hold every row they do;
+        // one emptied meanwhile (its rows gone some other way) is left as it is.
+        let rows = try connection.query("SELECT count(*) AS rows FROM \(partition.name)")[0].require(Int64.self, "rows")
+        if rows < partition.rows {
+            logger.error(
+                "a copied partition holds fewer rows than its files; left frozen and ledgered for a person to look at (see archive verify)",
+                metadata: [LogKey.partition: .string(partition.name), LogKey.reason: .string(reason), LogKey.rows: "\(rows)"])
             return
-        case .detaching:
-            try finalize(partition, on: connection)
-            fallthrough
-        case .detached:
+        }
+        if place == .detaching { try finalize(partition, on: connection) }
+        if place != .attached {
             try connection.transaction { connection in
                 try connection.set([("lock_timeout", lockTimeout.postgresSetting)], for: .transaction)
                 try connection.execute("ALTER TABLE \(queue.name.quoted) ATTACH PARTITION \(partition.name) \(partition.bounds)")
             }
-        case .attached:
-            break
         }
         unfreeze(partition.name, on: connection)
         try connection.transaction { connection in

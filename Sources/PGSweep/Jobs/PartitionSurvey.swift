@@ -81,18 +81,6 @@ struct PartitionSurvey {
         return (try row.decode(String.self, "status"), try row.require(Bool.self, "empty"))
     }
 
-    /// The foreign keys that reference `queue` or one of its partitions (`name on table`,
-    /// joined), or nil when none does.
-    static func referencingKeys(_ queue: QueueTable, on connection: Connection) throws -> String? {
-        try connection.query(
-            """
-            SELECT string_agg(format('%I on %s', k.conname, k.conrelid::regclass), ', ' ORDER BY k.conname) AS keys
-            FROM pg_constraint k
-            WHERE k.contype = 'f' AND k.conparentid = 0
-              AND (k.confrelid = $1::oid OR k.confrelid IN (SELECT relid FROM pg_partition_tree($1::oid::regclass)))
-            """, [Int64(queue.oid)])[0].decode(String.self, "keys")
-    }
-
     /// Whether `queue` has a default partition.
     static func hasDefault(_ queue: QueueTable, on connection: Connection) throws -> Bool {
         try connection.query(
@@ -129,7 +117,7 @@ struct PartitionSurvey {
         }
         // A partition a foreign key references cannot be detached (PostgreSQL refuses while
         // the key's table refers to it, 23503), so it must never be frozen to be taken whole.
-        if let references = try Self.referencingKeys(queue, on: connection) {
+        if let references = try ReferencingKeys.read(queue, evenCascading: true, on: connection).description {
             return PartitionSurvey(
                 entries: [], hasDefault: hasDefault,
                 none: "a foreign key references the table (\(references)): a partition it references cannot be detached, so rows go one by one")

@@ -34,9 +34,10 @@ struct QueueGauges {
                 samples.append(.init(kind: .gauge, descriptor: descriptor, job: Self.group, labels: [label] + labels, value: value))
             }
             let quoted = config.table.quoted
-            let status = try QueueStatus.read(config: config, flow: nil, budget: flowBudget, on: connection)
-            let flows = status.flows.map(\.flow)
-            for flow in status.flows {
+            let now = try connection.query("SELECT now()")[0].require(Date.self, at: 0)
+            let counted = try QueueStatus.counts(config: config, flow: nil, budget: flowBudget, now: now, on: connection)
+            let flows = counted.map(\.flow)
+            for flow in counted {
                 let f = ("flow", flow.flow)
                 func estimated(_ key: String) -> (String, String) {
                     ("estimated", (flow.estimated + flow.atLeast).contains(key) ? "true" : "false")
@@ -57,7 +58,7 @@ struct QueueGauges {
                 recent[try row.require(String.self, at: 0)] = try row.require(Double.self, at: 1)
             }
             for flow in flows { gauge(MetricName.completedRecently, [("flow", flow)], recent[flow] ?? 0) }
-            try archivable(flows, table: quoted, on: connection, into: gauge)
+            try archivable(flows, table: quoted, now: now, on: connection, into: gauge)
             let sizes = try connection.query(
                 """
                 SELECT coalesce(sum(pg_table_size(relid)), 0)::float8, coalesce(sum(pg_indexes_size(relid)), 0)::float8
@@ -88,11 +89,10 @@ struct QueueGauges {
 
     /// Rows the archive job would take now, and the age of the oldest of them, per flow.
     private func archivable(
-        _ flows: [String], table: String, on connection: Connection,
+        _ flows: [String], table: String, now: Date, on connection: Connection,
         into gauge: (MetricNameDescriptor, [(String, String)], Double) -> Void
     ) throws {
         guard let settings = config.jobs.lazy.compactMap({ $0.settings(ArchiveJob.Settings.self) }).first else { return }
-        let now = try connection.query("SELECT now()")[0].require(Date.self, at: 0)
         let completedCutoff = now.addingTimeInterval(-settings.base.completedBefore.seconds)
         let failedCutoff = now.addingTimeInterval(-settings.base.failedBefore.seconds)
         let condition = """

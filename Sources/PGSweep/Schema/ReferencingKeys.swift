@@ -19,7 +19,9 @@ struct ReferencingKeys: Sendable {
 
     var keys: [Key]
 
-    static func read(_ queue: QueueTable, on connection: Connection) throws -> ReferencingKeys {
+    /// The keys that hold rows back; with `evenCascading`, every key that references the
+    /// queue whatever its delete action (any of them keeps a partition from being detached).
+    static func read(_ queue: QueueTable, evenCascading: Bool = false, on connection: Connection) throws -> ReferencingKeys {
         let rows = try connection.query(
             """
             SELECT k.conname::text AS name, k.conrelid::regclass::text AS referencing_table,
@@ -28,10 +30,10 @@ struct ReferencingKeys: Sendable {
                    to_json(array(SELECT a.attname::text FROM unnest(k.confkey) WITH ORDINALITY u(n, i)
                          JOIN pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = u.n ORDER BY u.i))::text AS referenced
             FROM pg_constraint k
-            WHERE k.contype = 'f' AND k.conparentid = 0 AND k.confdeltype IN ('a', 'r')
+            WHERE k.contype = 'f' AND k.conparentid = 0 AND ($2 OR k.confdeltype IN ('a', 'r'))
               AND k.confrelid IN (SELECT relid FROM pg_partition_tree($1::oid::regclass))
             ORDER BY k.conname
-            """, [Int64(queue.oid)])
+            """, [Int64(queue.oid), evenCascading])
         return ReferencingKeys(keys: try rows.map { row in
             let from = try row.requireJSON([String].self, "referencing")
             let to = try row.requireJSON([String].self, "referenced")
@@ -39,6 +41,11 @@ struct ReferencingKeys: Sendable {
                 name: try row.require(String.self, "name"), table: try row.require(String.self, "referencing_table"),
                 pairs: Array(zip(from, to)))
         })
+    }
+
+    /// The keys as `name on table`, joined; nil when there is none.
+    var description: String? {
+        keys.isEmpty ? nil : keys.map { "\($0.name) on \($0.table)" }.joined(separator: ", ")
     }
 
     /// A condition true for a row of `table` (the name the statement reads it by) that no key
